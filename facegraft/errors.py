@@ -39,3 +39,7 @@ class NoFaceError(FacegraftError):
 
 class OptionsError(FacegraftError):
     """An option is out of range or inconsistent with another."""
+
+
+class Cancelled(FacegraftError):
+    """The user cancelled the job; nothing was written."""

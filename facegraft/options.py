@@ -109,8 +109,8 @@ class SwapOptions:
                 raise OptionsError(f"option {f.name}={value!r} is not one of {', '.join(map(str, meta['choices']))}")
             lo, hi = meta.get("min"), meta.get("max")
             if isinstance(value, int | float) and not isinstance(value, bool):
-                if lo is not None and value < lo or hi is not None and value > hi:
-                    raise OptionsError(f"option {f.name}={value} is outside [{lo}, {hi}]")
+                if (lo is not None and value < lo) or (hi is not None and value > hi):
+                raise OptionsError(f"option {f.name}={value} is outside [{lo}, {hi}]")
         if self.select in ("identity", "map") and not self.identities:
             raise OptionsError(f"select={self.select} needs identity ids")
         if self.select == "reference" and not self.references:

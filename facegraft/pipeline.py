@@ -1,1 +1,265 @@
-"""swap_video / swap_image: the one entry point every front end calls (being built)."""
+"""swap_video / swap_image: the one entry point every front end calls.
+
+The CLI, the web page, the benchmarks and the tests all go through
+:func:`swap_video`. A video is processed in two streaming passes:
+
+1. **analyse** — detect, mesh and track every face, embed each track from a
+   few good frames, merge tracks into identities (whole video known before
+   anything is rendered, so "who to replace" is decided once and temporal
+   smoothing can be zero-phase);
+2. **render** — decode again, paint the planned faces, encode with every
+   input timestamp, copy the audio.
+
+Memory stays flat in video length apart from the landmarks kept per face
+(~6 KB a face-frame).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import Cancelled, FacegraftError, MediaError
+from .options import SwapOptions
+from .types import SourceFace
+
+SourceLike = str | Path | np.ndarray
+SYNTHETIC_TAG = "facegraft: faces replaced synthetically"
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Progress of a job, reported to the ``progress`` callback."""
+
+    stage: str
+    done: int
+    total: int
+    fps: float
+    eta_s: float | None
+
+
+@dataclass
+class SwapReport:
+    """What a swap did.
+
+    Attributes:
+        output: the written file.
+        frames: frames written (equals the input's frame count).
+        frames_swapped: frames in which at least one face was replaced.
+        identities: identity ids that were replaced.
+        warnings: things the user should know (e.g. which person was chosen).
+        timings: seconds per stage (prepare, analyse, render, encode, total).
+    """
+
+    output: Path
+    frames: int = 0
+    frames_swapped: int = 0
+    identities: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Meter:
+    """Turns frame counts into :class:`Progress` with fps and time left."""
+
+    def __init__(self, stage: str, total: int, callback: Callable[[Progress], None] | None,
+                 cancel: threading.Event | None) -> None:
+        self.stage, self.total, self.callback, self.cancel = stage, total, callback, cancel
+        self.start = time.perf_counter()
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled("cancelled by the user; no output was written")
+        total = total or self.total
+        if self.callback is None:
+            return
+        elapsed = max(time.perf_counter() - self.start, 1e-6)
+        fps = done / elapsed
+        eta = (total - done) / fps if fps > 0 and total else None
+        self.callback(Progress(self.stage, done, total, fps, eta))
+
+
+def load_sources(sources: Sequence[SourceLike], options: SwapOptions, models: object) -> list[SourceFace]:
+    """Analyse the source photos once: one person from all photos, or one person per photo (map)."""
+    from .analysis.source import prepare_source
+
+    if not sources:
+        raise FacegraftError("no source photo given")
+    if options.select == "map":
+        if len(sources) != len(options.identities):
+            raise FacegraftError(f"select=map needs one identity id per source photo "
+                                 f"({len(sources)} sources, {len(options.identities)} ids)")
+        return [prepare_source([s], models) for s in sources]
+    return [prepare_source(list(sources), models)]
+
+
+def _reference_embeddings(options: SwapOptions, models: object) -> list[np.ndarray]:
+    from .analysis.source import prepare_source
+
+    refs = []
+    for path in options.references:
+        face = prepare_source([path], models)
+        if face.embedding is not None:
+            refs.append(face.embedding)
+    return refs
+
+
+def _check_limits(info: object, options: SwapOptions) -> None:
+    side = max(info.width, info.height)  # type: ignore[attr-defined]
+    if options.max_side and side > options.max_side:
+        raise MediaError(f"resolution {info.width}x{info.height} exceeds the limit of {options.max_side} px",  # type: ignore[attr-defined]
+                         info.path)  # type: ignore[attr-defined]
+    duration = getattr(info, "duration", 0.0) or 0.0
+    if options.max_duration and duration > options.max_duration:
+        raise MediaError(f"duration {duration:.1f} s exceeds the limit of {options.max_duration:.0f} s",
+                         info.path)  # type: ignore[attr-defined]
+
+
+def swap_video(sources: Sequence[SourceLike], target: str | Path, output: str | Path,
+               options: SwapOptions | None = None, *, models: object | None = None,
+               progress: Callable[[Progress], None] | None = None,
+               cancel: threading.Event | None = None) -> SwapReport:
+    """Replace faces in a video (or image) with the face from the source photos.
+
+    Args:
+        sources: photos of the source person (or one per person with select=map).
+        target: the video or image whose faces are replaced.
+        output: where to write the result (written to a temp file, then renamed).
+        options: all settings; defaults are good for most inputs.
+        models: a loaded :class:`~facegraft.analysis.models.Models` to reuse.
+        progress: called with :class:`Progress` as frames are processed.
+        cancel: set it to stop the job; :class:`Cancelled` is raised, nothing is written.
+
+    Returns:
+        A :class:`SwapReport`.
+
+    Example:
+        >>> report = swap_video(["me.jpg"], "clip.mp4", "out.mp4")  # doctest: +SKIP
+    """
+    from .analysis.models import Models
+    from .media import probe
+
+    options = options or SwapOptions()
+    timings: dict[str, float] = {}
+    t_start = time.perf_counter()
+    info = probe(target)
+    _check_limits(info, options)
+    output = Path(output)
+    if output.exists() and not options.overwrite:
+        raise MediaError("output exists; pass --overwrite to replace it", output)
+    models = models or Models()
+    t = time.perf_counter()
+    source_faces = load_sources(sources, options, models)
+    timings["prepare"] = time.perf_counter() - t
+    if info.kind == "image":
+        result, report = _swap_still(source_faces, target, options, models)
+        from .media import write_image
+
+        write_image(output, result, overwrite=options.overwrite)
+        report.output = output
+        report.timings.update(timings, total=time.perf_counter() - t_start)
+        return report
+    return _swap_frames(source_faces, target, output, info, options, models, progress, cancel, timings, t_start)
+
+
+def _swap_frames(source_faces: list[SourceFace], target: str | Path, output: Path, info: object,
+                 options: SwapOptions, models: object, progress: Callable[[Progress], None] | None,
+                 cancel: threading.Event | None, timings: dict[str, float], t_start: float) -> SwapReport:
+    from .analysis.analyse import analyse_faces
+    from .analysis.selection import select_identities
+    from .media import VideoReader, VideoWriter
+    from .render.renderer import FaceRenderer, TrackState
+    from .render.source import prepare_source as prepare_render_source
+    from .temporal import TrackSettings, plan_faces
+
+    total = int(info.frame_count)  # type: ignore[attr-defined]
+    t = time.perf_counter()
+    meter = _Meter("analyse", total, progress, cancel)
+    analysis = analyse_faces(target, models=models, progress=meter, max_gap=options.max_gap)
+    timings["analyse"] = time.perf_counter() - t
+    selection = select_identities(analysis, options, [s.embedding for s in source_faces],
+                                  reference_embeddings=_reference_embeddings(options, models))
+    renderer = FaceRenderer(options)
+    prepared = [prepare_render_source(s, renderer.topology) for s in source_faces]
+    settings = TrackSettings(options.smoothing, options.max_gap, options.shape_strength)
+    plan = plan_faces(analysis.frames, selection.chosen, settings, [p.shape for p in prepared],
+                      renderer.topology.identity_weight)
+    states: dict[int, TrackState] = {}
+    report = SwapReport(output=output, identities=sorted(selection.chosen), warnings=list(selection.warnings))
+    meter = _Meter("render", total, progress, cancel)
+    render_s = encode_s = 0.0
+    with VideoReader(target) as reader, VideoWriter(
+            output, like=info, codec=options.codec, crf=options.crf, preset=options.preset, fps=options.fps,
+            audio_from=target, overwrite=options.overwrite, metadata={"comment": SYNTHETIC_TAG}) as writer:
+        for frame in reader:
+            t = time.perf_counter()
+            image = frame.image if frame.image.flags.writeable else frame.image.copy()
+            swapped = False
+            for planned in plan.get(frame.index, ()):
+                state = states.setdefault(planned.track_id, TrackState())
+                swapped |= renderer.render(image, planned.landmarks, prepared[planned.source_index], state)
+            t2 = time.perf_counter()
+            writer.write(image, pts=frame.pts, time_base=frame.time_base)
+            encode_s += time.perf_counter() - t2
+            render_s += t2 - t
+            report.frames += 1
+            report.frames_swapped += int(swapped)
+            meter(report.frames)
+    timings.update(render=render_s, encode=encode_s, total=time.perf_counter() - t_start)
+    report.timings = timings
+    if not plan:
+        report.warnings.append("no face to replace was found in the target; the output equals the input")
+    return report
+
+
+def _swap_still(source_faces: list[SourceFace], target: str | Path | np.ndarray, options: SwapOptions,
+                models: object) -> tuple[np.ndarray, SwapReport]:
+    from .analysis.selection import select_faces_in_image
+    from .media import read_image
+    from .render.renderer import FaceRenderer
+    from .render.shape import apply_identity, identity_offset
+    from .render.source import prepare_source as prepare_render_source
+
+    image = np.array(target if isinstance(target, np.ndarray) else read_image(target), copy=True)
+    faces = models.detector.detect(image)  # type: ignore[attr-defined]
+    chosen, warnings = select_faces_in_image(image, faces, options, [s.embedding for s in source_faces], models,
+                                             reference_embeddings=_reference_embeddings(options, models))
+    renderer = FaceRenderer(options.replace(smoothing=0.0))
+    prepared = [prepare_render_source(s, renderer.topology) for s in source_faces]
+    swapped = 0
+    for face_index, source_index in chosen.items():
+        lm = faces[face_index].landmarks
+        src = prepared[source_index]
+        lm = apply_identity(lm, lm, identity_offset(src.shape, lm), renderer.topology.identity_weight,
+                            options.shape_strength)
+        swapped += int(renderer.render(image, lm, src))
+    if not faces or not chosen:
+        warnings.append("no face to replace was found in the target; the output equals the input")
+    report = SwapReport(output=Path(), frames=1, frames_swapped=int(swapped > 0), identities=sorted(chosen),
+                        warnings=warnings)
+    return image, report
+
+
+def swap_image(sources: Sequence[SourceLike], target: str | Path | np.ndarray, output: str | Path | None = None,
+               options: SwapOptions | None = None, *, models: object | None = None) -> np.ndarray:
+    """Replace faces in one image; returns the RGB result and writes ``output`` if given.
+
+    Example:
+        >>> result = swap_image(["me.jpg"], "group.jpg", "out.png")  # doctest: +SKIP
+    """
+    from .analysis.models import Models
+
+    options = options or SwapOptions()
+    models = models or Models()
+    source_faces = load_sources(sources, options, models)
+    result, _ = _swap_still(source_faces, target, options, models)
+    if output is not None:
+        from .media import write_image
+
+        write_image(output, result, overwrite=options.overwrite)
+    return result

@@ -1,0 +1,130 @@
+"""The face renderer: the source face on the target's head, in the target's light.
+
+:class:`FaceRenderer` is one stage with settings in ``__init__`` and data in
+one call: ``render(frame, landmarks, source, state)`` paints one face into the
+frame in place. It works only on the face's bounding region. Per-track
+:class:`TrackState` carries the colour statistics smoothed over time, so the
+colour of a face cannot flicker from frame to frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..options import SwapOptions
+from . import colour as col
+from .blend import BLENDERS, feather
+from .masks import face_mask
+from .source import PreparedSource
+from .topology import MeshTopology, mesh_topology
+from .warp import raster_triangles, visible_order, warp_texture
+
+
+@dataclass
+class TrackState:
+    """What the renderer remembers about one tracked face between frames."""
+
+    source_stats: col.ColourStats | None = None
+    target_stats: col.ColourStats | None = None
+    frames: int = 0
+
+
+class FaceRenderer:
+    """Renders a prepared source face onto target landmarks.
+
+    Args:
+        options: rendering options (colour, blend, mask, eyes).
+        topology: mesh topology; defaults to mediapipe's.
+    """
+
+    def __init__(self, options: SwapOptions | None = None, topology: MeshTopology | None = None) -> None:
+        self.options = options or SwapOptions()
+        self.topology = topology or mesh_topology()
+        self._blend = BLENDERS[self.options.blend]
+        # EMA weight of a new frame's colour statistics: smoothing 0 -> 1 (off).
+        self._colour_alpha = 1.0 - 0.85 * self.options.smoothing
+        #: Lighting below this fraction of the face size is taken from the target.
+        self.shading_sigma = 0.08
+
+    def region(self, landmarks: np.ndarray, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+        """The frame rectangle the face is rendered in (face box + feather margin)."""
+        h, w = frame_shape[:2]
+        x0, y0 = landmarks[:, 0].min(), landmarks[:, 1].min()
+        x1, y1 = landmarks[:, 0].max(), landmarks[:, 1].max()
+        pad = 0.1 * max(x1 - x0, y1 - y0) + 4
+        r = (int(max(0, x0 - pad)), int(max(0, y0 - pad)), int(min(w, x1 + pad + 1)), int(min(h, y1 + pad + 1)))
+        if r[2] - r[0] < 8 or r[3] - r[1] < 8:
+            return None
+        return r
+
+    def render(self, frame: np.ndarray, landmarks: np.ndarray, source: PreparedSource,
+               state: TrackState | None = None) -> bool:
+        """Paint the source face onto ``frame`` (RGB, modified in place) at ``landmarks``.
+
+        Args:
+            frame: the RGB frame.
+            landmarks: (478, 3) target landmarks, already smoothed and shaped.
+            source: the prepared source person.
+            state: per-track state for temporal colour smoothing (None: no memory).
+
+        Returns:
+            True when a face was painted (False if it was off-frame or degenerate).
+        """
+        region = self.region(landmarks, frame.shape)
+        if region is None:
+            return False
+        x0, y0, x1, y1 = region
+        h, w = y1 - y0, x1 - x0
+        local = landmarks.astype(np.float64).copy()
+        local[:, 0] -= x0
+        local[:, 1] -= y0
+        tris = source.triangles
+        tri_ids = raster_triangles(local, tris, (h, w), visible_order(local, tris))
+        face_w = float(np.ptp(landmarks[:, 0]))
+        warped = np.zeros((h, w, 3), np.uint8)
+        photos = np.unique(source.owner)
+        for photo in photos:
+            level = source.level_for(int(photo), face_w)
+            ids = tri_ids if len(photos) == 1 else np.where(source.owner[np.maximum(tri_ids, 0)] == photo, tri_ids, -1)
+            part, ids_out = warp_texture(level.image, level.landmarks, landmarks, tris, region, tri_ids=ids)
+            sel = ids_out >= 0
+            warped[sel] = part[sel]
+        covered = tri_ids >= 0
+        if covered.sum() < 64:
+            return False
+        size = max(w, h)
+        alpha, hole = face_mask(local, self.topology, (h, w), covered, erode_px=self.options.mask_erode * size,
+                          blur_px=self.options.mask_blur * size, keep_eyes=self.options.keep_eyes)
+        target = frame[y0:y1, x0:x1]
+        warped = self._colour(warped, target, alpha, state)
+        # Outside the mesh the overlay is the frame itself, so the pyramid's
+        # coarse levels never mix black (or uncorrected texture) into the seam.
+        warped[~covered] = target[~covered]
+        blended = self._blend(target, warped, alpha)
+        if hole.any():
+            blended = feather(blended, target, np.minimum(hole, 1.0) * (alpha > 0))
+        frame[y0:y1, x0:x1] = blended
+        if state is not None:
+            state.frames += 1
+        return True
+
+    def _colour(self, warped: np.ndarray, target: np.ndarray, alpha: np.ndarray,
+                state: TrackState | None) -> np.ndarray:
+        mode = self.options.colour
+        inside = alpha > 0.5
+        if mode == "none" or inside.sum() < 32:
+            return warped
+        if mode == "histogram":
+            return col.match_histograms(warped, target, inside, inside)
+        w_lab, t_lab = col.to_lab(warped), col.to_lab(target)
+        s_stats, t_stats = col.lab_stats(w_lab, inside), col.lab_stats(t_lab, inside)
+        if state is not None:
+            a = self._colour_alpha
+            state.source_stats = s_stats if state.source_stats is None else state.source_stats.blend(s_stats, a)
+            state.target_stats = t_stats if state.target_stats is None else state.target_stats.blend(t_stats, a)
+            s_stats, t_stats = state.source_stats, state.target_stats
+        lab = col.transfer(w_lab, s_stats, t_stats, spread=0.5)
+        sigma = self.shading_sigma * float(max(alpha.shape))
+        return col.from_lab(col.match_shading(lab, t_lab, inside, sigma))

@@ -1,0 +1,89 @@
+"""Head pose and identity shape: similarity fits between 3-D meshes.
+
+The target's pose and expression must survive while the inner face takes the
+source's proportions. A similarity transform (Umeyama) fitted on points that
+barely move with expression separates rigid head pose from shape; the
+*identity offset* is the difference between the source's shape and the
+target's neutral (mean) shape, expressed in the target's canonical frame, and
+it is added to every frame after rotating and scaling it into that frame's
+pose. Expression lives in the frame's own landmarks, so it is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .topology import RIGID_POINTS
+
+_RIGID = np.array(RIGID_POINTS)
+
+
+@dataclass(frozen=True, slots=True)
+class Similarity:
+    """``x -> scale * R @ x + t`` for row vectors: ``scale * x @ R.T + t``."""
+
+    scale: float
+    rotation: np.ndarray  # (3, 3)
+    translation: np.ndarray  # (3,)
+
+    def apply(self, points: np.ndarray) -> np.ndarray:
+        return self.scale * points @ self.rotation.T + self.translation
+
+    def apply_vectors(self, vectors: np.ndarray) -> np.ndarray:
+        return self.scale * vectors @ self.rotation.T
+
+    def inverse(self) -> Similarity:
+        r_inv = self.rotation.T
+        return Similarity(1.0 / self.scale, r_inv, -(r_inv @ self.translation) / self.scale)
+
+
+def umeyama(src: np.ndarray, dst: np.ndarray) -> Similarity:
+    """Least-squares similarity mapping ``src`` points onto ``dst`` (Umeyama 1991)."""
+    src = np.asarray(src, np.float64)
+    dst = np.asarray(dst, np.float64)
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    cs, cd = src - mu_s, dst - mu_d
+    cov = cd.T @ cs / len(src)
+    u, sig, vt = np.linalg.svd(cov)
+    d = np.ones(len(sig))
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        d[-1] = -1
+    rot = u @ np.diag(d) @ vt
+    var_s = (cs**2).sum() / len(src)
+    scale = float((sig * d).sum() / var_s) if var_s > 0 else 1.0
+    return Similarity(scale, rot, mu_d - scale * rot @ mu_s)
+
+
+def fit_pose(reference: np.ndarray, landmarks: np.ndarray) -> Similarity:
+    """Pose of ``landmarks`` relative to a reference shape, fitted on rigid points."""
+    return umeyama(reference[_RIGID], landmarks[_RIGID])
+
+
+def identity_offset(source: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+    """Source shape minus the target's neutral shape, in the neutral shape's frame.
+
+    Args:
+        source: (478, 3) source landmarks (any pose).
+        neutral: (478, 3) the target's mean, pose-normalised landmarks.
+    """
+    aligned = fit_pose(source, neutral).apply(source)
+    return (aligned - neutral).astype(np.float32)
+
+
+def apply_identity(landmarks: np.ndarray, neutral: np.ndarray, offset: np.ndarray, weight: np.ndarray,
+                   strength: float) -> np.ndarray:
+    """Move a frame's landmarks toward the source's proportions, keeping pose and expression.
+
+    Args:
+        landmarks: (478, 3) the target frame's landmarks (pixels).
+        neutral: (478, 3) the target's neutral shape the offset was measured against.
+        offset: (478, 3) from :func:`identity_offset`.
+        weight: (478,) per-point weight (0 on the outline, 1 inside).
+        strength: 0 keeps the target's shape, 1 takes the source's inner shape.
+    """
+    if strength <= 0:
+        return landmarks
+    pose = fit_pose(neutral, landmarks)
+    return (landmarks + strength * weight[:, None] * pose.apply_vectors(offset)).astype(np.float32)

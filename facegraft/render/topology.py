@@ -1,0 +1,179 @@
+"""The face-mesh topology: triangles and named regions of the 478-point mesh.
+
+mediapipe ships the mesh only as edge sets (``FACEMESH_TESSELATION`` and the
+contour sets); the triangles are recovered once as the 3-cliques of the edge
+graph, and each contour is walked into an ordered polygon. Everything here is
+computed once per process and is read-only afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+#: Inner-lip ring (the mouth opening), in order.
+MOUTH_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
+#: Points that move little with expression: used to fit head pose.
+RIGID_POINTS = (1, 4, 5, 6, 168, 197, 195, 33, 133, 263, 362, 10, 151, 9, 8, 234, 454, 127, 356, 152,
+                61, 291, 98, 327, 2, 129, 358)
+
+
+def _ordered_ring(edges: frozenset[tuple[int, int]]) -> tuple[int, ...]:
+    """Walk a closed contour given as an undirected edge set."""
+    adj: dict[int, list[int]] = {}
+    for a, b in edges:
+        adj.setdefault(a, []).append(b)
+        adj.setdefault(b, []).append(a)
+    start = min(adj)
+    ring, prev, cur = [start], -1, start
+    while True:
+        nxt = next((n for n in adj[cur] if n != prev), None)
+        if nxt is None or nxt == start:
+            break
+        ring.append(nxt)
+        prev, cur = cur, nxt
+        if len(ring) > len(adj):
+            break
+    return tuple(ring)
+
+
+@dataclass(frozen=True)
+class MeshTopology:
+    """Triangles and regions of mediapipe's face mesh.
+
+    Attributes:
+        triangles: (T, 3) int32 vertex indices, wound consistently so that a
+            front-facing triangle has positive signed area in image space.
+        face_oval: ordered outline of the face (forehead, temples, jaw).
+        mouth_inner: ordered inner-lip ring.
+        left_eye, right_eye: ordered eyelid rings.
+        identity_weight: (478,) weights in [0, 1] of how much each point may
+            move toward the source's shape (0 on the outline, 1 on the eyes,
+            nose and mouth), smooth in between so the warp stays continuous.
+    """
+
+    triangles: np.ndarray
+    face_oval: tuple[int, ...]
+    mouth_inner: tuple[int, ...]
+    left_eye: tuple[int, ...]
+    right_eye: tuple[int, ...]
+    left_iris: tuple[int, ...]
+    right_iris: tuple[int, ...]
+    identity_weight: np.ndarray
+
+
+def _triangles(edges: frozenset[tuple[int, int]]) -> np.ndarray:
+    pairs = {tuple(sorted(e)) for e in edges}
+    adj: dict[int, set[int]] = {}
+    for a, b in pairs:
+        adj.setdefault(a, set()).add(b)
+        adj.setdefault(b, set()).add(a)
+    tris = {tuple(sorted((a, b, c))) for a, b in pairs for c in adj[a] & adj[b]}
+    # A clique whose three edges all belong to other triangles too spans a
+    # fold (two occur beside the nostrils): it is not a face of the mesh.
+    count: dict[tuple[int, int], int] = {}
+    for a, b, c in tris:
+        for e in ((a, b), (b, c), (a, c)):
+            count[e] = count.get(e, 0) + 1
+    faces = [t for t in tris if not all(count[e] > 2 for e in ((t[0], t[1]), (t[1], t[2]), (t[0], t[2])))]
+    return np.array(sorted(faces), dtype=np.int32)
+
+
+def _fan(ring: tuple[int, ...], hub: int | None = None) -> np.ndarray:
+    """Triangles closing a hole: a fan from ``hub`` (or from the ring's first point)."""
+    if hub is None:
+        return np.array([(ring[0], ring[i], ring[i + 1]) for i in range(1, len(ring) - 1)], np.int32)
+    return np.array([(hub, ring[i], ring[(i + 1) % len(ring)]) for i in range(len(ring))], np.int32)
+
+
+@lru_cache(maxsize=1)
+def mesh_topology() -> MeshTopology:
+    """The topology, built once (mediapipe's connection sets are pure data)."""
+    from mediapipe.python.solutions import face_mesh_connections as fmc
+
+    right_eye, left_eye = _ordered_ring(fmc.FACEMESH_RIGHT_EYE), _ordered_ring(fmc.FACEMESH_LEFT_EYE)
+    # The tessellation leaves the eyes and mouth open; close them (eyes as fans
+    # from the iris centres 468/473, so the warp follows the target's gaze) so
+    # the source's eyes are rendered and the mouth can be masked explicitly.
+    tris = _consistent_winding(np.concatenate([
+        _triangles(fmc.FACEMESH_TESSELATION), _fan(right_eye, 468), _fan(left_eye, 473), _fan(MOUTH_INNER)]))
+    oval = _ordered_ring(fmc.FACEMESH_FACE_OVAL)
+    weight = np.zeros(478, np.float32)
+    # Distance (in graph hops) from the outline gives a smooth 0..1 ramp.
+    adj: dict[int, set[int]] = {}
+    for a, b in fmc.FACEMESH_TESSELATION:
+        adj.setdefault(a, set()).add(b)
+        adj.setdefault(b, set()).add(a)
+    hops = np.full(478, 99, np.int32)
+    frontier = list(oval)
+    hops[frontier] = 0
+    level = 0
+    while frontier:
+        level += 1
+        nxt = [n for v in frontier for n in adj.get(v, ()) if hops[n] > level]
+        for n in nxt:
+            hops[n] = level
+        frontier = list(set(nxt))
+    weight[:468] = np.clip((hops[:468] - 1) / 3.0, 0.0, 1.0)
+    weight[468:] = 1.0  # iris points follow the eyes
+    return MeshTopology(
+        triangles=tris,
+        face_oval=oval,
+        mouth_inner=MOUTH_INNER,
+        left_eye=left_eye,
+        right_eye=right_eye,
+        left_iris=_ordered_ring(fmc.FACEMESH_LEFT_IRIS),
+        right_iris=_ordered_ring(fmc.FACEMESH_RIGHT_IRIS),
+        identity_weight=weight,
+    )
+
+
+def orient_triangles(triangles: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Flip the whole (consistently wound) mesh so its visible side has positive area.
+
+    Winding is made consistent once, topologically; only the global sign is
+    decided here, from the majority of a real face's triangles. Afterwards a
+    negative signed area means the triangle faces away (back-face culling).
+    """
+    return triangles if signed_area(points, triangles).sum() >= 0 else triangles[:, [0, 2, 1]].copy()
+
+
+def _consistent_winding(triangles: np.ndarray) -> np.ndarray:
+    """Orient all triangles alike: neighbours traverse their shared edge in opposite directions."""
+    tris = triangles.copy()
+    edge_tris: dict[tuple[int, int], list[int]] = {}
+    for t, (a, b, c) in enumerate(tris):
+        for u, v in ((a, b), (b, c), (c, a)):
+            edge_tris.setdefault((min(u, v), max(u, v)), []).append(t)
+    done = np.zeros(len(tris), bool)
+    for seed in range(len(tris)):
+        if done[seed]:
+            continue
+        done[seed] = True
+        stack = [seed]
+        while stack:
+            t = stack.pop()
+            a, b, c = tris[t]
+            for u, v in ((a, b), (b, c), (c, a)):
+                shared = edge_tris[(min(u, v), max(u, v))]
+                if len(shared) != 2:
+                    continue
+                n = shared[0] if shared[1] == t else shared[1]
+                if done[n]:
+                    continue
+                x, y, z = tris[n]
+                # n must run the edge as v -> u; if it runs u -> v, flip it.
+                if (x, y) == (u, v) or (y, z) == (u, v) or (z, x) == (u, v):
+                    tris[n] = (x, z, y)
+                done[n] = True
+                stack.append(n)
+    return tris
+
+
+def signed_area(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Signed 2-D area of each triangle (image y axis points down)."""
+    p = points[triangles, :2]
+    a, b, c = p[:, 0], p[:, 1], p[:, 2]
+    return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1]))
