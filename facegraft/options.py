@@ -108,8 +108,8 @@ class SwapOptions:
             if meta.get("choices") and value not in meta["choices"]:
                 raise OptionsError(f"option {f.name}={value!r} is not one of {', '.join(map(str, meta['choices']))}")
             lo, hi = meta.get("min"), meta.get("max")
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                if (lo is not None and value < lo) or (hi is not None and value > hi):
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            if numeric and ((lo is not None and value < lo) or (hi is not None and value > hi)):
                 raise OptionsError(f"option {f.name}={value} is outside [{lo}, {hi}]")
         if self.select in ("identity", "map") and not self.identities:
             raise OptionsError(f"select={self.select} needs identity ids")
