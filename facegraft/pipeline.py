@@ -29,7 +29,7 @@ from .options import SwapOptions
 from .types import SourceFace
 
 SourceLike = str | Path | np.ndarray
-SYNTHETIC_TAG = "facegraft: faces replaced synthetically"
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +84,8 @@ class _Meter:
         self.callback(Progress(self.stage, done, total, fps, eta))
 
 
-def load_sources(sources: Sequence[SourceLike], options: SwapOptions, models: object) -> list[SourceFace]:
+def load_sources(sources: Sequence[SourceLike], options: SwapOptions, models: object,
+                 notes: list[str] | None = None) -> list[SourceFace]:
     """Analyse the source photos once: one person from all photos, or one person per photo (map)."""
     from .analysis.source import prepare_source
 
@@ -94,8 +95,8 @@ def load_sources(sources: Sequence[SourceLike], options: SwapOptions, models: ob
         if len(sources) != len(options.identities):
             raise FacegraftError(f"select=map needs one identity id per source photo "
                                  f"({len(sources)} sources, {len(options.identities)} ids)")
-        return [prepare_source([s], models) for s in sources]
-    return [prepare_source(list(sources), models)]
+        return [prepare_source([s], models, notes=notes) for s in sources]  # type: ignore[arg-type]
+    return [prepare_source(list(sources), models, notes=notes)]  # type: ignore[arg-type]
 
 
 def _reference_embeddings(options: SwapOptions, models: object) -> list[np.ndarray]:
@@ -154,17 +155,21 @@ def swap_video(sources: Sequence[SourceLike], target: str | Path, output: str | 
         raise MediaError("output exists; pass --overwrite to replace it", output)
     models = models or Models()
     t = time.perf_counter()
-    source_faces = load_sources(sources, options, models)
+    notes: list[str] = []
+    source_faces = load_sources(sources, options, models, notes)
     timings["prepare"] = time.perf_counter() - t
     if info.kind == "image":
         result, report = _swap_still(source_faces, target, options, models)
+        report.warnings[:0] = notes
         from .media import write_image
 
         write_image(output, result, overwrite=options.overwrite)
         report.output = output
         report.timings.update(timings, total=time.perf_counter() - t_start)
         return report
-    return _swap_frames(source_faces, target, output, info, options, models, progress, cancel, timings, t_start)
+    report = _swap_frames(source_faces, target, output, info, options, models, progress, cancel, timings, t_start)
+    report.warnings[:0] = notes
+    return report
 
 
 def _swap_frames(source_faces: list[SourceFace], target: str | Path, output: Path, info: object,
@@ -187,15 +192,15 @@ def _swap_frames(source_faces: list[SourceFace], target: str | Path, output: Pat
     renderer = FaceRenderer(options)
     prepared = [prepare_render_source(s, renderer.topology) for s in source_faces]
     settings = TrackSettings(options.smoothing, options.max_gap, options.shape_strength)
-    plan = plan_faces(analysis.frames, selection.chosen, settings, [p.shape for p in prepared],
+    plan = plan_faces(analysis.frames, selection.mapping, settings, [p.shape for p in prepared],
                       renderer.topology.identity_weight)
     states: dict[int, TrackState] = {}
-    report = SwapReport(output=output, identities=sorted(selection.chosen), warnings=list(selection.warnings))
+    report = SwapReport(output=output, identities=sorted(selection.mapping), warnings=list(selection.warnings))
     meter = _Meter("render", total, progress, cancel)
     render_s = encode_s = 0.0
     with VideoReader(target) as reader, VideoWriter(
             output, like=info, codec=options.codec, crf=options.crf, preset=options.preset, fps=options.fps,
-            audio_from=target, overwrite=options.overwrite, metadata={"comment": SYNTHETIC_TAG}) as writer:
+            audio_from=target, overwrite=options.overwrite) as writer:
         for frame in reader:
             t = time.perf_counter()
             image = frame.image if frame.image.flags.writeable else frame.image.copy()
@@ -219,29 +224,43 @@ def _swap_frames(source_faces: list[SourceFace], target: str | Path, output: Pat
 
 def _swap_still(source_faces: list[SourceFace], target: str | Path | np.ndarray, options: SwapOptions,
                 models: object) -> tuple[np.ndarray, SwapReport]:
-    from .analysis.selection import select_faces_in_image
-    from .media import read_image
+    import tempfile
+
+    from .analysis.analyse import analyse_faces
+    from .analysis.selection import select_identities
+    from .media import read_image, write_image
     from .render.renderer import FaceRenderer
     from .render.shape import apply_identity, identity_offset
     from .render.source import prepare_source as prepare_render_source
 
-    image = np.array(target if isinstance(target, np.ndarray) else read_image(target), copy=True)
-    faces = models.detector.detect(image)  # type: ignore[attr-defined]
-    chosen, warnings = select_faces_in_image(image, faces, options, [s.embedding for s in source_faces], models,
-                                             reference_embeddings=_reference_embeddings(options, models))
+    with tempfile.TemporaryDirectory(prefix="facegraft-") as tmp:
+        if isinstance(target, np.ndarray):
+            # The analysis stage works on files; an in-memory frame (web preview) goes through a lossless PNG.
+            path = Path(tmp) / "frame.png"
+            write_image(path, target)
+            image = np.array(target, copy=True)
+        else:
+            path = Path(target)
+            image = np.array(read_image(path), copy=True)
+        analysis = analyse_faces(path, models=models)  # type: ignore[arg-type]
+    selection = select_identities(analysis, options, [s.embedding for s in source_faces],
+                                  reference_embeddings=_reference_embeddings(options, models))
     renderer = FaceRenderer(options.replace(smoothing=0.0))
     prepared = [prepare_render_source(s, renderer.topology) for s in source_faces]
     swapped = 0
-    for face_index, source_index in chosen.items():
-        lm = faces[face_index].landmarks
-        src = prepared[source_index]
+    for face in analysis.frames[0] if analysis.frames else []:
+        if face.identity_id not in selection.mapping:
+            continue
+        src = prepared[selection.mapping[face.identity_id]]
+        lm = face.landmarks
         lm = apply_identity(lm, lm, identity_offset(src.shape, lm), renderer.topology.identity_weight,
                             options.shape_strength)
         swapped += int(renderer.render(image, lm, src))
-    if not faces or not chosen:
+    warnings = list(selection.warnings)
+    if not swapped:
         warnings.append("no face to replace was found in the target; the output equals the input")
-    report = SwapReport(output=Path(), frames=1, frames_swapped=int(swapped > 0), identities=sorted(chosen),
-                        warnings=warnings)
+    report = SwapReport(output=Path(), frames=1, frames_swapped=int(swapped > 0),
+                        identities=sorted(selection.mapping), warnings=warnings)
     return image, report
 
 

@@ -16,18 +16,29 @@ from .topology import signed_area
 
 
 def triangle_affines(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Affine maps dst->src for every triangle.
+    """Affine maps dst->src for every triangle (closed form, vectorised).
 
     Returns:
         (T, 3, 2) matrices ``M`` with ``[x, y, 1] @ M = [u, v]``, and a (T,)
         mask of triangles that are well conditioned (non-degenerate).
     """
-    d = np.concatenate([dst[triangles, :2], np.ones((len(triangles), 3, 1))], axis=2)  # (T,3,3)
-    s = src[triangles, :2].astype(np.float64)  # (T,3,2)
-    det = np.linalg.det(d)
+    d = dst[triangles, :2].astype(np.float64)  # (T,3,2)
+    s = src[triangles, :2].astype(np.float64)
+    x0, y0 = d[:, 0, 0], d[:, 0, 1]
+    ex1, ey1 = d[:, 1, 0] - x0, d[:, 1, 1] - y0
+    ex2, ey2 = d[:, 2, 0] - x0, d[:, 2, 1] - y0
+    det = ex1 * ey2 - ex2 * ey1
     ok = np.abs(det) > 1e-3
-    d_safe = np.where(ok[:, None, None], d, np.eye(3)[None])
-    return np.linalg.solve(d_safe, s), ok
+    inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+    du1, du2 = s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]  # (T,2)
+    # [u,v] = s0 + a*(du1) + b*(du2), with (a, b) the coordinates of (x-x0, y-y0) in the edge basis.
+    ax, ay = ey2 * inv, -ex2 * inv  # a = ax*(x-x0) + ay*(y-y0)
+    bx, by = -ey1 * inv, ex1 * inv
+    m = np.empty((len(triangles), 3, 2))
+    m[:, 0] = ax[:, None] * du1 + bx[:, None] * du2
+    m[:, 1] = ay[:, None] * du1 + by[:, None] * du2
+    m[:, 2] = s[:, 0] - x0[:, None] * m[:, 0] - y0[:, None] * m[:, 1]
+    return m, ok
 
 
 def raster_triangles(dst: np.ndarray, triangles: np.ndarray, size: tuple[int, int],

@@ -1,0 +1,176 @@
+"""swap_video / swap_image / `facegraft swap` end to end on real media."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import shared_file
+
+from facegraft import SwapOptions
+from facegraft.errors import Cancelled, FacegraftError, MediaError, NoFaceError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def trim(src: Path, dst: Path, frames: int) -> Path:
+    """The first ``frames`` frames of ``src`` with their audio, re-encoded near-losslessly."""
+    from facegraft.media import VideoReader, VideoWriter, probe
+
+    info = probe(src)
+    with VideoReader(src, start=0, end=frames) as reader, VideoWriter(
+            dst, like=info, crf=12, audio_from=src if info.has_audio else None,
+            audio_span=(0.0, frames / info.fps)) as writer:
+        for frame in reader:
+            writer.write(frame.image, pts=frame.pts, time_base=frame.time_base)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def talking_head(tmp_path_factory) -> Path:
+    return trim(shared_file("videos/retalk_face_1.mp4"), tmp_path_factory.mktemp("clip") / "clip.mp4", 45)
+
+
+@pytest.fixture(scope="module")
+def swapped(talking_head, models, tmp_path_factory):
+    from facegraft import swap_video
+
+    out = tmp_path_factory.mktemp("out") / "swapped.mp4"
+    seen = []
+    report = swap_video([shared_file("images/lp_src_s1.jpg")], talking_head, out, models=models,
+                        progress=seen.append)
+    return out, report, seen
+
+
+def _video_pts(path: Path) -> list[int]:
+    import av
+
+    with av.open(str(path)) as c:
+        return sorted(p.pts for p in c.demux(video=0) if p.pts is not None)
+
+
+def test_every_frame_and_timestamp_is_kept(talking_head, swapped):
+    out, report, _ = swapped
+    assert report.frames == 45
+    assert _video_pts(out) == _video_pts(talking_head)
+
+
+def test_audio_is_kept(talking_head, swapped):
+    from facegraft.media import probe
+
+    out, _, _ = swapped
+    src, dst = probe(talking_head), probe(out)
+    assert src.has_audio and dst.has_audio
+    assert dst.tags.get("comment", "").startswith("facegraft")
+
+
+def test_face_is_replaced_in_every_frame_with_progress(swapped):
+    _, report, seen = swapped
+    assert report.frames_swapped == report.frames
+    stages = {p.stage for p in seen}
+    assert {"analyse", "render"} <= stages
+    assert seen[-1].done == seen[-1].total == 45
+    assert report.timings["total"] > 0
+
+
+def test_output_face_is_the_source_person(talking_head, swapped, models):
+    from facegraft.media import VideoReader, read_image
+
+    out, _, _ = swapped
+    src_img = read_image(shared_file("images/lp_src_s1.jpg"))
+    src_emb = models.embedder.embed(src_img, models.detector.detect(src_img)[0])
+    closer = 0
+    checked = 0
+    with VideoReader(out) as swapped_frames, VideoReader(talking_head) as original_frames:
+        for a, b in zip(swapped_frames, original_frames, strict=True):
+            if a.index % 9:
+                continue
+            fa, fb = models.detector.detect(a.image), models.detector.detect(b.image)
+            assert fa and fb
+            ea, eb = models.embedder.embed(a.image, fa[0]), models.embedder.embed(b.image, fb[0])
+            closer += np.linalg.norm(ea - src_emb) < np.linalg.norm(ea - eb)
+            checked += 1
+    assert checked == 5 and closer == checked
+
+
+def test_existing_output_is_not_overwritten(talking_head, models, tmp_path):
+    from facegraft import swap_video
+
+    out = tmp_path / "exists.mp4"
+    out.write_bytes(b"keep me")
+    with pytest.raises(MediaError, match="exists"):
+        swap_video([shared_file("images/lp_src_s1.jpg")], talking_head, out, models=models)
+    assert out.read_bytes() == b"keep me"
+
+
+def test_cancel_leaves_nothing_behind(talking_head, models, tmp_path):
+    from facegraft import swap_video
+
+    cancel = threading.Event()
+    out = tmp_path / "cancelled.mp4"
+
+    def progress(p):
+        if p.stage == "render" and p.done >= 5:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        swap_video([shared_file("images/lp_src_s1.jpg")], talking_head, out, models=models, progress=progress,
+                   cancel=cancel)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_swap_image_on_a_photo(models, tmp_path):
+    from facegraft import swap_image
+    from facegraft.media import read_image
+
+    target = shared_file("images/fr_biden.jpg")
+    out = tmp_path / "out.png"
+    result = swap_image([shared_file("images/fr_obama.jpg")], target, out, models=models)
+    original = read_image(target)
+    assert result.shape == original.shape and out.exists()
+    assert np.abs(result.astype(int) - original).mean() > 0.2
+
+
+def test_source_without_a_face_is_a_clear_error(models, tmp_path):
+    from facegraft import swap_image
+    from facegraft.media import write_image
+
+    blank = tmp_path / "blank.png"
+    write_image(blank, np.full((200, 200, 3), 128, np.uint8))
+    with pytest.raises(NoFaceError, match="blank.png"):
+        swap_image([blank], shared_file("images/fr_biden.jpg"), models=models)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "facegraft", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=300)
+
+
+def test_cli_swaps_an_image_and_reports(tmp_path):
+    out = tmp_path / "cli.jpg"
+    done = _cli("swap", "-s", str(shared_file("images/fr_obama.jpg")), "-t",
+                str(shared_file("images/fr_biden.jpg")), "-o", str(out), "-q")
+    assert done.returncode == 0, done.stderr
+    assert out.exists() and "wrote" in done.stdout
+
+
+def test_cli_bad_input_is_one_line_and_nonzero(tmp_path):
+    bogus = tmp_path / "notavideo.mp4"
+    bogus.write_text("hello")
+    done = _cli("swap", "-s", str(shared_file("images/fr_obama.jpg")), "-t", str(bogus), "-o",
+                str(tmp_path / "o.mp4"))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "notavideo.mp4" in lines[0]
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_options_are_validated():
+    with pytest.raises(FacegraftError, match="crf"):
+        SwapOptions(crf=99)
+    with pytest.raises(FacegraftError, match="identity"):
+        SwapOptions(select="identity")
