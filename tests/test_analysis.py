@@ -1,0 +1,179 @@
+"""Face analysis on real media: detection, tracking, cuts, identities, selection, sources."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+from conftest import shared_file
+
+from facegraft.analysis.analyse import analyse_faces
+from facegraft.analysis.embedder import embedding_distance
+from facegraft.analysis.selection import select_identities
+from facegraft.analysis.source import prepare_source
+from facegraft.analysis.tracker import FaceTracker
+from facegraft.errors import NoFaceError, OptionsError
+from facegraft.options import SwapOptions
+
+
+@pytest.fixture(scope="session")
+def hamilton(models):
+    return analyse_faces(shared_file("videos/fr_short_hamilton_clip.mp4"), models=models)
+
+
+@pytest.fixture(scope="session")
+def crowd(models):
+    return analyse_faces(shared_file("videos/facenet_video_crowd_1080p.mp4"), models=models, end=24)
+
+
+@pytest.fixture(scope="session")
+def sources(models):
+    return {name: prepare_source(shared_file(f"images/fr_{name}.jpg"), models)
+            for name in ("obama", "obama_partial_face", "biden")}
+
+
+def test_hamilton_scene_cuts(hamilton):
+    # Three cuts, seen in the clip: stage -> audience, audience -> stage, stage -> audience.
+    assert len(hamilton.scene_cuts) == 3
+    for found, expected in zip(hamilton.scene_cuts, (20, 82, 211), strict=True):
+        assert abs(found - expected) <= 1
+
+
+def test_hamilton_audience_faces(hamilton):
+    for lo, hi in ((51, 65), (211, 275)):
+        counts = [len(hamilton.frames[i]) for i in range(lo, hi)]
+        assert np.median(counts) >= 2, (lo, counts)
+        assert max(counts) <= 4, (lo, counts)
+
+
+def test_hamilton_tracks_and_identities(hamilton):
+    # The performer fills shot 82-210: one track carries him through (no id churn).
+    ids = [max(fs, key=lambda f: f.area).track_id for fs in hamilton.frames[90:200] if fs]
+    assert len(ids) >= 100
+    assert ids.count(max(set(ids), key=ids.count)) >= 0.95 * len(ids)
+    people = hamilton.identities
+    assert 3 <= len(people) <= 8
+    assert [p.id for p in people] == list(range(len(people)))
+    assert all(a.frames >= b.frames for a, b in itertools.pairwise(people))
+    # Same person across the cut at 82 (wide shot 0-19, close shot 82-210): one identity.
+    early = max(hamilton.frames[10], key=lambda f: f.area).identity_id
+    late = max(hamilton.frames[150], key=lambda f: f.area).identity_id
+    assert early == late == 0
+    assert len(people[0].track_ids) >= 2
+    assert people[0].thumbnail.shape == (128, 128, 3)
+    for faces in hamilton.frames:
+        for f in faces:
+            assert f.landmarks.shape == (478, 3) and f.landmarks.dtype == np.float32
+            assert f.track_id is not None and f.identity_id is not None
+
+
+def test_crowd_small_faces(crowd):
+    counts = [len(f) for f in crowd.frames]
+    assert np.median(counts) >= 3, counts
+    widths = [f.width for fs in crowd.frames for f in fs]
+    assert min(widths) < 100  # faces far from the camera, ~5 % of the frame width
+    assert len(crowd.identities) >= 3
+
+
+def test_same_and_different_person(sources):
+    obama, partial, biden = sources["obama"], sources["obama_partial_face"], sources["biden"]
+    assert embedding_distance(obama.embedding, partial.embedding) < 0.5
+    assert embedding_distance(obama.embedding, biden.embedding) > 0.7
+    assert embedding_distance(partial.embedding, biden.embedding) > 0.7
+
+
+def test_reference_picks_the_right_face(models, sources):
+    analysis = analyse_faces(shared_file("images/fr_two_people.jpg"), models=models)
+    assert len(analysis.identities) == 2
+    chosen = {}
+    for name in ("obama", "biden"):
+        options = SwapOptions(select="reference", references=(f"{name}.jpg",))
+        sel = select_identities(analysis, options, [sources["obama"].embedding],
+                                reference_embeddings=[sources[name].embedding])
+        assert len(sel.mapping) == 1 and not sel.warnings
+        chosen[name] = next(iter(sel.mapping))
+    assert chosen["obama"] != chosen["biden"]
+    # Each choice is the face nearest to that person's photo, and near enough to be them.
+    for name, ident in chosen.items():
+        emb = analysis.identity(ident).embedding
+        assert embedding_distance(emb, sources[name].embedding) < 0.6
+    # One reference per source: each source goes to its own person.
+    both = select_identities(analysis, SwapOptions(select="reference", references=("a", "b")),
+                             [sources["obama"].embedding, sources["biden"].embedding],
+                             reference_embeddings=[sources["obama"].embedding, sources["biden"].embedding])
+    assert both.mapping == {chosen["obama"]: 0, chosen["biden"]: 1}
+
+
+def test_selection_rules(hamilton):
+    src = [np.zeros(128, np.float32)]
+    auto = select_identities(hamilton, SwapOptions(), src)
+    assert auto.mapping == {0: 0} and "most present" in auto.warnings[0]
+    every = select_identities(hamilton, SwapOptions(select="all"), src)
+    assert sorted(every.mapping) == [p.id for p in hamilton.identities]
+    assert select_identities(hamilton, SwapOptions(select="identity", identities=(1,)), src).mapping == {1: 0}
+    assert select_identities(hamilton, SwapOptions(select="map", identities=(2, 0)), src * 2).mapping == {2: 0, 0: 1}
+    with pytest.raises(OptionsError, match="not found"):
+        select_identities(hamilton, SwapOptions(select="identity", identities=(99,)), src)
+    with pytest.raises(OptionsError, match="one to one"):
+        select_identities(hamilton, SwapOptions(select="map", identities=(0, 1)), src)
+
+
+def test_source_without_face(models, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "wall.png"
+    y, x = np.mgrid[0:240, 0:320]
+    Image.fromarray(np.dstack([x % 256, y % 256, (x + y) % 256]).astype(np.uint8)).save(path)
+    with pytest.raises(NoFaceError) as info:
+        prepare_source([path], models)
+    assert str(path) in info.value.line()
+
+
+def test_source_with_two_faces_takes_largest(models):
+    notes: list[str] = []
+    src = prepare_source(shared_file("images/fr_two_people.jpg"), models, notes=notes)
+    assert "2 faces" in notes[0]
+    other = prepare_source(shared_file("images/fr_two_people.jpg"), models, face_index=1)
+    assert src.faces[0].area >= other.faces[0].area
+    assert embedding_distance(src.embedding, other.embedding) > 0.6
+
+
+def test_tracking_mode_matches_full_detection(models):
+    from facegraft.media import VideoReader
+
+    stream = models.detector.stream(every=10)
+    with VideoReader(shared_file("videos/lp_drv_d3.mp4"), end=20) as reader:
+        for frame in reader:
+            tracked = stream.detect(frame.image, frame_index=frame.index)
+            full = models.detector.detect(frame.image)
+            assert len(tracked) == len(full) == 1
+            err = np.abs(tracked[0].landmarks[:, :2] - full[0].landmarks[:, :2]).mean()
+            assert err < 0.03 * full[0].width, (frame.index, err)
+
+
+def test_tracker_bridges_gaps_and_cuts(models):
+    from facegraft.analysis._io import load_image
+
+    face = models.detector.detect(load_image(shared_file("images/fr_obama.jpg")))[0]
+    tracker = FaceTracker(max_gap=3)
+    first = tracker.update([face], 0)[0].track_id
+    assert tracker.update([face], 4)[0].track_id == first  # 3 frames missed: bridged
+    assert tracker.update([face], 9)[0].track_id != first  # 4 missed: a new track
+    latest = tracker.tracks[-1].id
+    tracker.cut()
+    assert tracker.update([face], 10)[0].track_id != latest
+
+
+def test_cli_faces(tmp_path, capsys):
+    from facegraft.cli import main
+
+    out, sheet = tmp_path / "faces.json", tmp_path / "sheet.png"
+    rc = main(["faces", str(shared_file("images/fr_two_people.jpg")), "--json", str(out), "--sheet", str(sheet)])
+    assert rc == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(out.read_text())
+    assert [p["id"] for p in printed["identities"]] == [0, 1]
+    assert printed["identities"][0]["thumbnail"].startswith("data:image/png;base64,")
+    assert sheet.stat().st_size > 1000
