@@ -177,8 +177,9 @@ def _swap_frames(source_faces: list[SourceFace], target: str | Path, output: Pat
                  cancel: threading.Event | None, timings: dict[str, float], t_start: float) -> SwapReport:
     from .analysis.analyse import analyse_faces
     from .analysis.selection import select_identities
-    from .media import VideoReader, VideoWriter
-    from .render.renderer import FaceRenderer, TrackState
+    from .media import VideoWriter
+    from .render.job import RenderJob, render_range
+    from .render.renderer import FaceRenderer
     from .render.source import prepare_source as prepare_render_source
     from .temporal import TrackSettings, plan_faces
 
@@ -194,27 +195,19 @@ def _swap_frames(source_faces: list[SourceFace], target: str | Path, output: Pat
     settings = TrackSettings(options.smoothing, options.max_gap, options.shape_strength)
     plan = plan_faces(analysis.frames, selection.mapping, settings, [p.shape for p in prepared],
                       renderer.topology.identity_weight)
-    states: dict[int, TrackState] = {}
     report = SwapReport(output=output, identities=sorted(selection.mapping), warnings=list(selection.warnings))
+    job = RenderJob(Path(target), prepared, plan, options)
     meter = _Meter("render", total, progress, cancel)
-    render_s = encode_s = 0.0
-    with VideoReader(target) as reader, VideoWriter(
-            output, like=info, codec=options.codec, crf=options.crf, preset=options.preset, fps=options.fps,
-            audio_from=target, overwrite=options.overwrite) as writer:
-        for frame in reader:
-            t = time.perf_counter()
-            image = frame.image if frame.image.flags.writeable else frame.image.copy()
-            swapped = False
-            for planned in plan.get(frame.index, ()):
-                state = states.setdefault(planned.track_id, TrackState())
-                swapped |= renderer.render(image, planned.landmarks, prepared[planned.source_index], state)
-            t2 = time.perf_counter()
-            writer.write(image, pts=frame.pts, time_base=frame.time_base)
-            encode_s += time.perf_counter() - t2
-            render_s += t2 - t
-            report.frames += 1
-            report.frames_swapped += int(swapped)
-            meter(report.frames)
+    if options.executor == "local" and options.workers == 1:
+        with VideoWriter(output, like=info, codec=options.codec, crf=options.crf, preset=options.preset,
+                         fps=options.fps, audio_from=target, overwrite=options.overwrite) as writer:
+            result = render_range(job, writer, tick=meter)
+    else:
+        from .parallel import run_parallel
+
+        result = run_parallel(job, output, info, tick=meter)
+    report.frames, report.frames_swapped = result.frames, result.frames_swapped
+    render_s, encode_s = result.render_s, result.encode_s
     timings.update(render=render_s, encode=encode_s, total=time.perf_counter() - t_start)
     report.timings = timings
     if not plan:
