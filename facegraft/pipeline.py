@@ -194,7 +194,7 @@ def _swap_frames(source_faces: list[SourceFace], target: str | Path, output: Pat
     prepared = [prepare_render_source(s, renderer.topology) for s in source_faces]
     settings = TrackSettings(options.smoothing, options.max_gap, options.shape_strength)
     plan = plan_faces(analysis.frames, selection.mapping, settings, [p.shape for p in prepared],
-                      renderer.topology.identity_weight)
+                      renderer.topology.identity_weight, renderer.topology.parts)
     report = SwapReport(output=output, identities=sorted(selection.mapping), warnings=list(selection.warnings))
     job = RenderJob(Path(target), prepared, plan, options)
     meter = _Meter("render", total, progress, cancel)
@@ -223,7 +223,7 @@ def _swap_still(source_faces: list[SourceFace], target: str | Path | np.ndarray,
     from .analysis.selection import select_identities
     from .media import read_image, write_image
     from .render.renderer import FaceRenderer
-    from .render.shape import apply_identity, identity_offset
+    from .render.shape import shape_still
     from .render.source import prepare_source as prepare_render_source
 
     with tempfile.TemporaryDirectory(prefix="facegraft-") as tmp:
@@ -245,10 +245,8 @@ def _swap_still(source_faces: list[SourceFace], target: str | Path | np.ndarray,
         if face.identity_id not in selection.mapping:
             continue
         src = prepared[selection.mapping[face.identity_id]]
-        lm = face.landmarks
-        lm = apply_identity(lm, lm, identity_offset(src.shape, lm), renderer.topology.identity_weight,
-                            options.shape_strength)
-        swapped += int(renderer.render(image, lm, src))
+        lm = shape_still(face.landmarks, src.shape, renderer.topology, options.shape_strength)
+        swapped += int(renderer.render(image, lm, src, base=face.landmarks))
     warnings = list(selection.warnings)
     if not swapped:
         warnings.append("no face to replace was found in the target; the output equals the input")

@@ -39,6 +39,7 @@ class PlannedFace:
     source_index: int
     landmarks: np.ndarray
     interpolated: bool
+    base: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +82,9 @@ def neutral_shape(landmarks: np.ndarray) -> tuple[np.ndarray, list[Similarity]]:
 
 
 def plan_track(indices: np.ndarray, landmarks: np.ndarray, settings: TrackSettings,
-               source_shape: np.ndarray | None, weight: np.ndarray) -> list[tuple[int, np.ndarray, bool]]:
+               source_shape: np.ndarray | None, weight: np.ndarray,
+               parts: tuple[tuple[int, int, np.ndarray], ...] = ()
+               ) -> list[tuple[int, np.ndarray, np.ndarray, bool]]:
     """Smoothed, gap-filled, identity-shaped landmarks for one track.
 
     Args:
@@ -90,19 +93,22 @@ def plan_track(indices: np.ndarray, landmarks: np.ndarray, settings: TrackSettin
         settings: smoothing, gap and shape settings.
         source_shape: (478, 3) source landmarks for the identity shape, or None.
         weight: (478,) per-point identity weight.
+        parts: expressive parts, see :func:`~facegraft.render.shape.identity_offset`.
 
     Returns:
-        (frame_index, landmarks, interpolated) for every frame to render.
+        (frame_index, landmarks, base, interpolated) for every frame to render, where
+        ``base`` is the smoothed landmarks before the identity shape (where
+        the target's own mouth interior is taken from).
     """
     neutral, poses = neutral_shape(landmarks)
     offset = None
     if source_shape is not None and settings.shape_strength > 0:
-        offset = settings.shape_strength * weight[:, None] * identity_offset(source_shape, neutral)
+        offset = settings.shape_strength * weight[:, None] * identity_offset(source_shape, neutral, parts)
     normal = np.stack([p.inverse().apply(lm) for p, lm in zip(poses, landmarks, strict=True)])
     rotvec = Rotation.from_matrix(np.stack([p.rotation for p in poses])).as_rotvec()
     params = np.concatenate([np.log([p.scale for p in poses])[:, None], rotvec,
                              np.stack([p.translation for p in poses])], axis=1)
-    out: list[tuple[int, np.ndarray, bool]] = []
+    out: list[tuple[int, np.ndarray, np.ndarray, bool]] = []
     position = {int(f): i for i, f in enumerate(indices)}
     for seg in _segments(indices, settings.max_gap):
         frames = np.arange(seg[0], seg[-1] + 1)
@@ -114,17 +120,18 @@ def plan_track(indices: np.ndarray, landmarks: np.ndarray, settings: TrackSettin
         p = _smooth(p, _window(settings.smoothing, 6, len(frames)))
         n = _smooth(n, _window(settings.smoothing, 3, len(frames)))
         n = n.reshape(len(frames), -1, 3)
-        if offset is not None:
-            n = n + offset
         detected = set(seg.tolist())
         for k, f in enumerate(frames):
             pose = Similarity(float(np.exp(p[k, 0])), Rotation.from_rotvec(p[k, 1:4]).as_matrix(), p[k, 4:7])
-            out.append((int(f), pose.apply(n[k]).astype(np.float32), int(f) not in detected))
+            base = pose.apply(n[k]).astype(np.float32)
+            shaped = base if offset is None else pose.apply(n[k] + offset).astype(np.float32)
+            out.append((int(f), shaped, base, int(f) not in detected))
     return out
 
 
 def plan_faces(frames: list[list[Face]], chosen: dict[int, int], settings: TrackSettings,
-               source_shapes: list[np.ndarray | None], weight: np.ndarray) -> dict[int, list[PlannedFace]]:
+               source_shapes: list[np.ndarray | None], weight: np.ndarray,
+               parts: tuple[tuple[int, int, np.ndarray], ...] = ()) -> dict[int, list[PlannedFace]]:
     """Plan every face to render in a video, frame by frame.
 
     Args:
@@ -133,6 +140,7 @@ def plan_faces(frames: list[list[Face]], chosen: dict[int, int], settings: Track
         settings: temporal and shape settings.
         source_shapes: per source index, the source's landmarks (or None).
         weight: (478,) identity weights from the mesh topology.
+        parts: expressive parts from the mesh topology.
     """
     tracks: dict[int, list[Face]] = {}
     for faces in frames:
@@ -146,9 +154,10 @@ def plan_faces(frames: list[list[Face]], chosen: dict[int, int], settings: Track
         source = chosen[identity]
         indices = np.array([f.frame_index for f in faces])
         lms = np.stack([f.landmarks for f in faces]).astype(np.float64)
-        for frame_index, lm, interp in plan_track(indices, lms, settings, source_shapes[source], weight):
+        for frame_index, lm, base, interp in plan_track(indices, lms, settings, source_shapes[source], weight,
+                                                        parts):
             plan.setdefault(frame_index, []).append(
-                PlannedFace(frame_index, track_id, identity, source, lm, interp))
+                PlannedFace(frame_index, track_id, identity, source, lm, interp, base))
     return plan
 
 

@@ -10,7 +10,7 @@ from conftest import shared_file
 
 from facegraft.options import SwapOptions
 from facegraft.render.renderer import FaceRenderer
-from facegraft.render.shape import apply_identity, identity_offset, umeyama
+from facegraft.render.shape import shape_still, umeyama
 from facegraft.render.source import prepare_source
 from facegraft.render.topology import mesh_topology, orient_triangles, signed_area
 from facegraft.types import SourceFace
@@ -73,10 +73,9 @@ def _render(scene, models, **opts):
     source, target, face = scene
     renderer = FaceRenderer(SwapOptions(**opts))
     prepared = prepare_source(source, renderer.topology)
-    lm = apply_identity(face.landmarks, face.landmarks, identity_offset(prepared.shape, face.landmarks),
-                        renderer.topology.identity_weight, renderer.options.shape_strength)
+    lm = shape_still(face.landmarks, prepared.shape, renderer.topology, renderer.options.shape_strength)
     out = target.copy()
-    assert renderer.render(out, lm, prepared)
+    assert renderer.render(out, lm, prepared, base=face.landmarks)
     return out, renderer.region(lm, target.shape)
 
 
@@ -106,7 +105,8 @@ def test_mouth_interior_comes_from_the_target(scene, models):
     import cv2
 
     _, target, face = scene
-    out, _ = _render(scene, models)
+    # Without identity shape the lips stay put, so the mouth opening must hold the frame's own pixels.
+    out, _ = _render(scene, models, shape_strength=0.0)
     topo = mesh_topology()
     mask = np.zeros(target.shape[:2], np.uint8)
     cv2.fillPoly(mask, [np.round(face.landmarks[list(topo.mouth_inner), :2]).astype(np.int32)], 1)

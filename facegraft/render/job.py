@@ -81,7 +81,8 @@ def render_range(job: RenderJob, sink: FrameSink, start: int = 0, end: int | Non
             swapped = False
             for planned in job.plan.get(frame.index, ()):
                 state = states.setdefault(planned.track_id, TrackState())
-                swapped |= renderer.render(image, planned.landmarks, job.sources[planned.source_index], state)
+                swapped |= renderer.render(image, planned.landmarks, job.sources[planned.source_index], state,
+                                           base=planned.base)
             t2 = time.perf_counter()
             result.render_s += t2 - t
             if frame.index < start:

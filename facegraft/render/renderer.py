@@ -60,7 +60,7 @@ class FaceRenderer:
         return r
 
     def render(self, frame: np.ndarray, landmarks: np.ndarray, source: PreparedSource,
-               state: TrackState | None = None) -> bool:
+               state: TrackState | None = None, *, base: np.ndarray | None = None) -> bool:
         """Paint the source face onto ``frame`` (RGB, modified in place) at ``landmarks``.
 
         Args:
@@ -68,6 +68,9 @@ class FaceRenderer:
             landmarks: (478, 3) target landmarks, already smoothed and shaped.
             source: the prepared source person.
             state: per-track state for temporal colour smoothing (None: no memory).
+            base: the target's own landmarks before the identity shape moved
+                them; the kept mouth interior (and eyes) is warped from there
+                to the reshaped lips, so teeth stay inside the new mouth.
 
         Returns:
             True when a face was painted (False if it was off-frame or degenerate).
@@ -104,11 +107,28 @@ class FaceRenderer:
         warped[~covered] = target[~covered]
         blended = self._blend(target, warped, alpha)
         if hole.any():
-            blended = feather(blended, target, np.minimum(hole, 1.0) * (alpha > 0))
+            kept = target if base is None else self._kept(target, base, landmarks, region, tris)
+            blended = feather(blended, kept, np.minimum(hole, 1.0) * (alpha > 0))
         frame[y0:y1, x0:x1] = blended
         if state is not None:
             state.frames += 1
         return True
+
+    def _kept(self, target: np.ndarray, base: np.ndarray, landmarks: np.ndarray,
+              region: tuple[int, int, int, int], tris: np.ndarray) -> np.ndarray:
+        """The target's mouth interior (and eyes if kept), warped from ``base`` to ``landmarks``."""
+        x0, y0 = region[:2]
+        idx = self.topology.mouth_tris
+        if self.options.keep_eyes:
+            idx = np.concatenate([self.topology.eye_tris, idx])
+        local = base.copy()
+        local[:, 0] -= x0
+        local[:, 1] -= y0
+        warped, ids = warp_texture(target, local, landmarks, tris[idx], region)
+        out = target.copy()
+        sel = ids >= 0
+        out[sel] = warped[sel]
+        return out
 
     def _colour(self, warped: np.ndarray, target: np.ndarray, alpha: np.ndarray,
                 state: TrackState | None) -> np.ndarray:

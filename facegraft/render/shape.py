@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .topology import RIGID_POINTS
+from .topology import RIGID_POINTS, MeshTopology
 
 _RIGID = np.array(RIGID_POINTS)
 
@@ -61,15 +61,26 @@ def fit_pose(reference: np.ndarray, landmarks: np.ndarray) -> Similarity:
     return umeyama(reference[_RIGID], landmarks[_RIGID])
 
 
-def identity_offset(source: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+def identity_offset(source: np.ndarray, neutral: np.ndarray,
+                    parts: tuple[tuple[int, int, np.ndarray], ...] = ()) -> np.ndarray:
     """Source shape minus the target's neutral shape, in the neutral shape's frame.
 
     Args:
         source: (478, 3) source landmarks (any pose).
         neutral: (478, 3) the target's mean, pose-normalised landmarks.
+        parts: (corner_a, corner_b, weight) of expressive parts (eyes, lips):
+            there only the part's position and size move toward the source,
+            measured from its two corners, so the source photo's smile or
+            blink never replaces the target's expression.
     """
     aligned = fit_pose(source, neutral).apply(source)
-    return (aligned - neutral).astype(np.float32)
+    offset = aligned - neutral
+    for a, b, weight in parts:
+        n_mid, s_mid = (neutral[a] + neutral[b]) / 2, (aligned[a] + aligned[b]) / 2
+        scale = np.linalg.norm(aligned[a] - aligned[b]) / max(np.linalg.norm(neutral[a] - neutral[b]), 1e-6)
+        whole = (scale - 1.0) * (neutral - n_mid) + (s_mid - n_mid)
+        offset = offset + weight[:, None] * (whole - offset)
+    return offset.astype(np.float32)
 
 
 def apply_identity(landmarks: np.ndarray, neutral: np.ndarray, offset: np.ndarray, weight: np.ndarray,
@@ -87,3 +98,10 @@ def apply_identity(landmarks: np.ndarray, neutral: np.ndarray, offset: np.ndarra
         return landmarks
     pose = fit_pose(neutral, landmarks)
     return (landmarks + strength * weight[:, None] * pose.apply_vectors(offset)).astype(np.float32)
+
+
+def shape_still(landmarks: np.ndarray, source_shape: np.ndarray, topology: MeshTopology,
+                strength: float) -> np.ndarray:
+    """Identity shape for a single frame (a still image), whose own shape stands in for the neutral one."""
+    offset = identity_offset(source_shape, landmarks, topology.parts)
+    return apply_identity(landmarks, landmarks, offset, topology.identity_weight, strength)

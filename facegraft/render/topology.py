@@ -8,7 +8,7 @@ computed once per process and is read-only afterwards.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -52,6 +52,9 @@ class MeshTopology:
         identity_weight: (478,) weights in [0, 1] of how much each point may
             move toward the source's shape (0 on the outline, 1 on the eyes,
             nose and mouth), smooth in between so the warp stays continuous.
+        parts: (corner_a, corner_b, weight) of the expressive parts (eyes, lips).
+        eye_tris, mouth_tris: indices into ``triangles`` of the fans closing
+            the eye and mouth openings.
     """
 
     triangles: np.ndarray
@@ -62,6 +65,24 @@ class MeshTopology:
     left_iris: tuple[int, ...]
     right_iris: tuple[int, ...]
     identity_weight: np.ndarray
+    parts: tuple[tuple[int, int, np.ndarray], ...] = ()
+    eye_tris: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    mouth_tris: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+
+
+def _hops(adj: dict[int, set[int]], seeds: tuple[int, ...] | list[int]) -> np.ndarray:
+    """Graph distance (in mesh edges) of every point from a set of seed points."""
+    hops = np.full(478, 99, np.int32)
+    frontier = list(seeds)
+    hops[frontier] = 0
+    level = 0
+    while frontier:
+        level += 1
+        nxt = {n for v in frontier for n in adj.get(v, ()) if hops[n] > level}
+        for n in nxt:
+            hops[n] = level
+        frontier = list(nxt)
+    return hops
 
 
 def _triangles(edges: frozenset[tuple[int, int]]) -> np.ndarray:
@@ -97,8 +118,12 @@ def mesh_topology() -> MeshTopology:
     # The tessellation leaves the eyes and mouth open; close them (eyes as fans
     # from the iris centres 468/473, so the warp follows the target's gaze) so
     # the source's eyes are rendered and the mouth can be masked explicitly.
-    tris = _consistent_winding(np.concatenate([
-        _triangles(fmc.FACEMESH_TESSELATION), _fan(right_eye, 468), _fan(left_eye, 473), _fan(MOUTH_INNER)]))
+    base = _triangles(fmc.FACEMESH_TESSELATION)
+    fans = [_fan(right_eye, 468), _fan(left_eye, 473), _fan(MOUTH_INNER)]
+    tris = _consistent_winding(np.concatenate([base, *fans]))
+    first = len(base)
+    eye_tris = np.arange(first, first + len(fans[0]) + len(fans[1]))
+    mouth_tris = np.arange(eye_tris[-1] + 1, len(tris))
     oval = _ordered_ring(fmc.FACEMESH_FACE_OVAL)
     weight = np.zeros(478, np.float32)
     # Distance (in graph hops) from the outline gives a smooth 0..1 ramp.
@@ -106,18 +131,21 @@ def mesh_topology() -> MeshTopology:
     for a, b in fmc.FACEMESH_TESSELATION:
         adj.setdefault(a, set()).add(b)
         adj.setdefault(b, set()).add(a)
-    hops = np.full(478, 99, np.int32)
-    frontier = list(oval)
-    hops[frontier] = 0
-    level = 0
-    while frontier:
-        level += 1
-        nxt = [n for v in frontier for n in adj.get(v, ()) if hops[n] > level]
-        for n in nxt:
-            hops[n] = level
-        frontier = list(set(nxt))
+    hops = _hops(adj, oval)
     weight[:468] = np.clip((hops[:468] - 1) / 3.0, 0.0, 1.0)
     weight[468:] = 1.0  # iris points follow the eyes
+    # Eyelids and lips carry expression (blinks, smiles) as much as identity:
+    # they take the source's part only as a whole (position and size, from
+    # the two corners), never its opening or curvature.
+    for centre in (468, 473):
+        adj.setdefault(centre, set()).update(range(centre + 1, centre + 5))
+    parts = []
+    for ring, corners, extra in ((right_eye, (33, 133), tuple(range(468, 473))),
+                                 (left_eye, (263, 362), tuple(range(473, 478))),
+                                 (tuple(sorted({v for e in fmc.FACEMESH_LIPS for v in e})), (61, 291), ())):
+        h = _hops(adj, list(ring) + list(extra))
+        part_weight = np.clip(1.0 - (h - 1) / 2.0, 0.0, 1.0).astype(np.float32)
+        parts.append((corners[0], corners[1], part_weight))
     return MeshTopology(
         triangles=tris,
         face_oval=oval,
@@ -127,6 +155,9 @@ def mesh_topology() -> MeshTopology:
         left_iris=_ordered_ring(fmc.FACEMESH_LEFT_IRIS),
         right_iris=_ordered_ring(fmc.FACEMESH_RIGHT_IRIS),
         identity_weight=weight,
+        parts=tuple(parts),
+        eye_tris=eye_tris,
+        mouth_tris=mouth_tris,
     )
 
 
