@@ -89,9 +89,9 @@ class FaceRenderer:
         warped = np.zeros((h, w, 3), np.uint8)
         photos = np.unique(source.owner)
         for photo in photos:
-            level = source.level_for(int(photo), face_w)
+            texture, tex_pts = source.texture_for(int(photo), face_w)
             ids = tri_ids if len(photos) == 1 else np.where(source.owner[np.maximum(tri_ids, 0)] == photo, tri_ids, -1)
-            part, ids_out = warp_texture(level.image, level.landmarks, landmarks, tris, region, tri_ids=ids)
+            part, ids_out = warp_texture(texture, tex_pts, landmarks, tris, region, tri_ids=ids)
             sel = ids_out >= 0
             warped[sel] = part[sel]
         covered = tri_ids >= 0

@@ -10,7 +10,7 @@ turned target head never shows stretched texture.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -47,6 +47,32 @@ class PreparedSource:
     triangles: np.ndarray
     embedding: np.ndarray | None
     name: str
+    _cache: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False,
+                                                                            compare=False)
+
+    def texture_for(self, photo: int, face_width: float) -> tuple[np.ndarray, np.ndarray]:
+        """The texture resampled (area filter) to the target face's scale, and its landmarks.
+
+        Sampling a texture up to 2x larger than needed with a bilinear remap
+        aliases fine detail, which shimmers as the head moves; resizing the
+        nearest larger level to the exact scale first avoids that. Scales are
+        quantised (2 %) so a steady face reuses the same resized texture.
+        """
+        level = self.level_for(photo, face_width)
+        scale = min(1.0, face_width / max(level.face_width, 1e-6))
+        scale = round(scale * 50) / 50
+        if scale >= 0.98:
+            return level.image, level.landmarks
+        key = (photo, scale)
+        cached = self._cache.get(key)
+        if cached is None:
+            img = cv2.resize(level.image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            sx, sy = img.shape[1] / level.image.shape[1], img.shape[0] / level.image.shape[0]
+            cached = (img, level.landmarks * np.array([sx, sy, 1.0], np.float32))
+            if len(self._cache) > 32:
+                self._cache.clear()
+            self._cache[key] = cached
+        return cached
 
     def level_for(self, photo: int, face_width: float) -> TextureLevel:
         """The smallest level still at least as wide as the target face."""
