@@ -86,6 +86,8 @@ def test_unchanged_output_looks_like_the_original(unchanged: dict) -> None:
 
 def test_unchanged_output_is_exact_on_pixels_pose_and_time(unchanged: dict) -> None:
     assert unchanged["temporal"]["flicker_ratio"] == 1.0
+    assert unchanged["temporal"]["flicker_texture_normalised_ratio"] == 1.0
+    assert unchanged["temporal"]["brightness_flicker_ratio"] == 1.0
     assert unchanged["temporal"]["jitter_ratio"] == 1.0
     assert unchanged["fidelity"]["psnr_outside_face"] == math.inf
     for axis in ("yaw", "pitch", "roll"):
@@ -119,6 +121,7 @@ def test_shaken_frames_flicker_more(models, clip: Path, passthrough: Path, tmp_p
     result = evaluate_swap([shared_file("images/fr_obama.jpg")], clip, shaken, models=models,
                            passthrough=passthrough, sample_every=FRAMES)
     assert result["temporal"]["flicker_ratio"] > 1.3
+    assert result["temporal"]["flicker_texture_normalised_ratio"] > 1.3
     assert result["temporal"]["jitter_ratio"] > 2.0
     assert result["fidelity"]["psnr_outside_face"] < 40
     assert result["fallback"]["unchanged_faces"] == 0
@@ -212,3 +215,17 @@ def test_bench_docs_keep_other_sections(tmp_path: Path) -> None:
     assert "pass-through" in text and "| c | 512x512 | 10 | 9 | 5.0 | 100.0 | 20.0 | 900 | 1.0 |" in text
     assert json.loads(paths["json"].read_text())["cases"][0]["fps"] == 5.0
     assert paths["plot"].stat().st_size > 1000
+
+
+def test_brightness_pumping_is_measured(models, clip: Path, passthrough: Path, tmp_path: Path) -> None:
+    """Alternating +-4 % brightness (colour flicker, no motion) shows in the brightness ratio."""
+
+    def pump(i: int, image: np.ndarray) -> np.ndarray:
+        gain = 1.04 if i % 2 else 0.96
+        return np.clip(image.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+
+    pumped = _rewrite(clip, tmp_path / "pumped.mp4", pump)
+    result = evaluate_swap([shared_file("images/fr_obama.jpg")], clip, pumped, models=models,
+                           passthrough=passthrough, sample_every=FRAMES, gallery=[])
+    assert result["temporal"]["brightness_flicker_ratio"] > 3.0
+    assert result["temporal"]["flicker_texture_normalised_ratio"] > 1.2

@@ -35,6 +35,7 @@ from .metrics import (
     eye_opening,
     face_region,
     mean_abs_change,
+    mean_level,
     mouth_opening,
     pearson,
     pose_difference,
@@ -42,6 +43,7 @@ from .metrics import (
     ratio,
     second_difference_energy,
     summary,
+    texture_energy,
 )
 from .perframe import FrameRecord, match_faces
 
@@ -194,7 +196,8 @@ def _lockstep(passthrough: str | Path, output: str | Path, target_faces: list[li
     from ..media import VideoReader
 
     pixel = {"flicker_out": 0.0, "flicker_ref": 0.0, "flicker_n": 0.0, "outside_sq": 0.0,
-             "outside_n": 0.0, "frames": 0.0}
+             "outside_n": 0.0, "frames": 0.0, "tnorm_out": 0.0, "tnorm_ref": 0.0, "tnorm_n": 0.0}
+    levels: dict[int, list[tuple[int, float, float]]] = {}
     galleries: dict[int, list[ident.GalleryEntry]] = {}
     records: list[FrameRecord] = []
     total = len(target_faces)
@@ -230,11 +233,29 @@ def _lockstep(passthrough: str | Path, output: str | Path, target_faces: list[li
                         pixel["flicker_out"] += a
                         pixel["flicker_ref"] += b
                         pixel["flicker_n"] += 1
+                        ta, tb = texture_energy(prev_out, out, mask), texture_energy(prev_ref, ref, mask)
+                        if ta and tb:
+                            pixel["tnorm_out"] += a / ta
+                            pixel["tnorm_ref"] += b / tb
+                            pixel["tnorm_n"] += 1
+                if same_size:
+                    la, lb = mean_level(out, regions[key]), mean_level(ref, regions[key])
+                    if la is not None and lb is not None:
+                        levels.setdefault(key, []).append((i, la, lb))
                 records.append(rec)
             prev_ref, prev_out, prev_regions = ref, out, regions
             pixel["frames"] += 1
             if progress is not None:
                 progress(i + 1, total)
+    # Brightness flicker: frame-to-frame jumps of the face's mean level beyond its smooth trend.
+    b_out, b_ref = [], []
+    for series in levels.values():
+        run = np.array(series)
+        if len(run) >= 5:
+            b_out.append(float(np.mean(np.diff(run[:, 1], 2) ** 2)))
+            b_ref.append(float(np.mean(np.diff(run[:, 2], 2) ** 2)))
+    pixel["brightness_out"] = float(np.mean(b_out)) if b_out else 0.0
+    pixel["brightness_ref"] = float(np.mean(b_ref)) if b_ref else 0.0
     return records, pixel
 
 
@@ -330,6 +351,10 @@ def _summarise(records: list[FrameRecord], pixel: dict[str, float], container: d
         "temporal": {
             "flicker_output": flicker_out, "flicker_reference": flicker_ref,
             "flicker_ratio": ratio(flicker_out, flicker_ref),
+            "flicker_texture_normalised_ratio": ratio(
+                pixel["tnorm_out"] / pixel["tnorm_n"] if pixel["tnorm_n"] else None,
+                pixel["tnorm_ref"] / pixel["tnorm_n"] if pixel["tnorm_n"] else None),
+            "brightness_flicker_ratio": ratio(pixel["brightness_out"] or None, pixel["brightness_ref"] or None),
             "jitter_output": j_out, "jitter_reference": j_ref, "jitter_ratio": ratio(j_out, j_ref),
         },
         "fallback": {

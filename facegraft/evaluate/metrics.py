@@ -157,6 +157,34 @@ def mean_abs_change(previous: np.ndarray, current: np.ndarray, mask: np.ndarray)
     return float(diff.mean())
 
 
+def texture_energy(previous: np.ndarray, current: np.ndarray, mask: np.ndarray) -> float | None:
+    """Mean gradient magnitude (grey levels per pixel) of two frames' average inside ``mask``.
+
+    A moving textured surface changes by about ``|gradient . motion|`` per
+    frame, so raw frame-to-frame change grows with texture contrast even
+    when nothing flickers. Dividing by this energy gives a change measured
+    in "pixels of apparent motion", comparable between a smooth original
+    face and a more textured swapped one.
+    """
+    if not mask.any():
+        return None
+    ys, xs = np.nonzero(mask)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    grey = (_grey(previous[y0:y1, x0:x1]) + _grey(current[y0:y1, x0:x1])) / 2
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3) / 8
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3) / 8
+    return float((np.abs(gx) + np.abs(gy))[mask[y0:y1, x0:x1]].mean())
+
+
+def mean_level(image: np.ndarray, mask: np.ndarray) -> float | None:
+    """Mean grey level inside ``mask`` (for brightness flicker)."""
+    return float(_grey(image)[mask].mean()) if mask.any() else None
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) if image.ndim == 3 else image.astype(np.float32)
+
+
 def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
     """PSNR in dB of two uint8 images, optionally only where ``mask`` is True; inf when identical."""
     if mask is not None:
