@@ -208,7 +208,7 @@ def test_gradio_components_carry_the_schema() -> None:
     assert isinstance(slider, gr.Slider)
     assert (slider.minimum, slider.maximum, slider.value) == (0.0, 0.5, 0.08)
     assert isinstance(controls["keep_eyes"], gr.Checkbox)
-    assert isinstance(controls["blend"], gr.Dropdown) and controls["blend"].value == "multiband"
+    assert isinstance(controls["blend"], gr.Dropdown) and controls["blend"].value == "feather"
 
 
 # --- who is replaced -----------------------------------------------------------

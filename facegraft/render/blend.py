@@ -13,9 +13,9 @@ import numpy as np
 
 
 def feather(base: np.ndarray, overlay: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Plain alpha blend; ``alpha`` float32 HxW in [0, 1]."""
-    a = alpha[..., None]
-    return (overlay.astype(np.float32) * a + base.astype(np.float32) * (1 - a) + 0.5).astype(np.uint8)
+    """Plain alpha blend; ``alpha`` float32 HxW in [0, 1] (OpenCV's vectorised blendLinear)."""
+    a = np.ascontiguousarray(alpha, dtype=np.float32)
+    return cv2.blendLinear(overlay, base, a, 1.0 - a)
 
 
 def multiband(base: np.ndarray, overlay: np.ndarray, alpha: np.ndarray, levels: int = 4) -> np.ndarray:

@@ -10,6 +10,7 @@ target. Statistics are smoothed over time by the renderer per track.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -54,6 +55,7 @@ def lab_stats(lab: np.ndarray, mask: np.ndarray) -> ColourStats:
         size = (w // f, h // f)
         lab = cv2.resize(lab, size, interpolation=cv2.INTER_AREA)
         mask = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.99
+    lab = lab.astype(np.float32, copy=False)
     sel = lab[mask > 0.5] if mask.dtype != bool else lab[mask]
     if len(sel) < 16:
         return ColourStats(np.zeros(3, np.float32), np.ones(3, np.float32))
@@ -112,3 +114,46 @@ def match_shading(lab: np.ndarray, target_lab: np.ndarray, mask: np.ndarray, sig
     for c in range(3):
         diff[..., c] = masked_blur(b[..., c], m, sigma / f) - masked_blur(a[..., c], m, sigma / f)
     return lab + cv2.resize(diff, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def correct(warped: np.ndarray, target: np.ndarray, inside: np.ndarray, *, sigma: float, spread: float = 0.5,
+            smooth: Callable[[ColourStats, ColourStats], tuple[ColourStats, ColourStats]] | None = None
+            ) -> np.ndarray:
+    """The ``lab`` colour mode: statistics transfer plus the target's low-frequency shading.
+
+    Args:
+        warped: RGB uint8 warped source texture (region).
+        target: RGB uint8 frame region.
+        inside: bool mask of the face where statistics are taken.
+        sigma: shading low-pass scale in pixels (0 turns shading matching off).
+        spread: fraction of the standard-deviation ratio applied (see :func:`transfer`).
+        smooth: maps this frame's (source, target) statistics to the ones to
+            use, e.g. a per-track moving average.
+
+    Works on OpenCV's 8-bit LAB: the per-channel affine transfer is a float
+    look-up table (one ``cv2.LUT``), and the shading field is computed on a
+    reduced copy and added once, so the full-resolution work is a handful of
+    vectorised passes.
+    """
+    w8 = cv2.cvtColor(warped, cv2.COLOR_RGB2LAB)
+    t8 = cv2.cvtColor(target, cv2.COLOR_RGB2LAB)
+    s_stats, t_stats = lab_stats(w8, inside), lab_stats(t8, inside)
+    if smooth is not None:
+        s_stats, t_stats = smooth(s_stats, t_stats)
+    ratio = ((t_stats.std / s_stats.std) ** spread).astype(np.float32)
+    offset = (t_stats.mean - s_stats.mean * ratio).astype(np.float32)
+    lut = (np.arange(256, dtype=np.float32)[:, None] * ratio + offset).reshape(256, 1, 3)
+    out = cv2.LUT(w8, lut)
+    if sigma > 0:
+        h, w = inside.shape
+        f = max(1.0, sigma / 3.0)
+        small = (max(1, round(w / f)), max(1, round(h / f)))
+        m = cv2.resize(inside.astype(np.float32), small, interpolation=cv2.INTER_AREA)
+        a = cv2.resize(w8, small, interpolation=cv2.INTER_AREA).astype(np.float32) * ratio + offset
+        b = cv2.resize(t8, small, interpolation=cv2.INTER_AREA).astype(np.float32)
+        diff = np.empty_like(a)
+        for c in range(3):
+            diff[..., c] = masked_blur(b[..., c], m, sigma / f) - masked_blur(a[..., c], m, sigma / f)
+        out += cv2.resize(diff, (w, h), interpolation=cv2.INTER_LINEAR)
+    np.clip(out, 0, 255, out=out)
+    return cv2.cvtColor(out.astype(np.uint8), cv2.COLOR_LAB2RGB)

@@ -86,16 +86,21 @@ class FaceRenderer:
         tris = source.triangles
         tri_ids = raster_triangles(local, tris, (h, w), visible_order(local, tris))
         face_w = float(np.ptp(landmarks[:, 0]))
-        warped = np.zeros((h, w, 3), np.uint8)
         photos = np.unique(source.owner)
-        for photo in photos:
-            texture, tex_pts = source.texture_for(int(photo), face_w)
-            ids = tri_ids if len(photos) == 1 else np.where(source.owner[np.maximum(tri_ids, 0)] == photo, tri_ids, -1)
-            part, ids_out = warp_texture(texture, tex_pts, landmarks, tris, region, tri_ids=ids)
-            sel = ids_out >= 0
-            warped[sel] = part[sel]
+        if len(photos) == 1:
+            texture, tex_pts = source.texture_for(int(photos[0]), face_w)
+            warped, tri_ids = warp_texture(texture, tex_pts, landmarks, tris, region, tri_ids=tri_ids)
+        else:
+            warped = np.zeros((h, w, 3), np.uint8)
+            for photo in photos:
+                # Each triangle takes its texture from the photo that sees it best.
+                texture, tex_pts = source.texture_for(int(photo), face_w)
+                ids = np.where(source.owner[np.maximum(tri_ids, 0)] == photo, tri_ids, -1)
+                part, ids_out = warp_texture(texture, tex_pts, landmarks, tris, region, tri_ids=ids)
+                sel = ids_out >= 0
+                warped[sel] = part[sel]
         covered = tri_ids >= 0
-        if covered.sum() < 64:
+        if np.count_nonzero(covered) < 64:
             return False
         size = max(w, h)
         alpha, hole = face_mask(local, self.topology, (h, w), covered, erode_px=self.options.mask_erode * size,
@@ -104,7 +109,7 @@ class FaceRenderer:
         warped = self._colour(warped, target, alpha, state)
         # Outside the mesh the overlay is the frame itself, so the pyramid's
         # coarse levels never mix black (or uncorrected texture) into the seam.
-        warped[~covered] = target[~covered]
+        np.copyto(warped, target, where=~covered[..., None])
         blended = self._blend(target, warped, alpha)
         if hole.any():
             kept = target if base is None else self._kept(target, base, landmarks, region, tris)
@@ -116,35 +121,47 @@ class FaceRenderer:
 
     def _kept(self, target: np.ndarray, base: np.ndarray, landmarks: np.ndarray,
               region: tuple[int, int, int, int], tris: np.ndarray) -> np.ndarray:
-        """The target's mouth interior (and eyes if kept), warped from ``base`` to ``landmarks``."""
+        """The target's mouth interior (and eyes if kept), warped from ``base`` to ``landmarks``.
+
+        Only the box around those few triangles is rasterised and resampled.
+        """
         x0, y0 = region[:2]
+        h, w = target.shape[:2]
         idx = self.topology.mouth_tris
         if self.options.keep_eyes:
             idx = np.concatenate([self.topology.eye_tris, idx])
+        sub = tris[idx]
+        pts = landmarks[np.unique(sub), :2]
+        bx0, by0 = max(0, int(pts[:, 0].min()) - x0 - 2), max(0, int(pts[:, 1].min()) - y0 - 2)
+        bx1, by1 = min(w, int(pts[:, 0].max()) - x0 + 3), min(h, int(pts[:, 1].max()) - y0 + 3)
+        out = target.copy()
+        if bx1 - bx0 < 2 or by1 - by0 < 2:
+            return out
         local = base.copy()
         local[:, 0] -= x0
         local[:, 1] -= y0
-        warped, ids = warp_texture(target, local, landmarks, tris[idx], region)
-        out = target.copy()
-        sel = ids >= 0
-        out[sel] = warped[sel]
+        box = (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1)
+        warped, ids = warp_texture(target, local, landmarks, sub, box)
+        view = out[by0:by1, bx0:bx1]
+        np.copyto(view, warped, where=(ids >= 0)[..., None])
         return out
 
     def _colour(self, warped: np.ndarray, target: np.ndarray, alpha: np.ndarray,
                 state: TrackState | None) -> np.ndarray:
         mode = self.options.colour
         inside = alpha > 0.5
-        if mode == "none" or inside.sum() < 32:
+        if mode == "none" or np.count_nonzero(inside) < 32:
             return warped
         if mode == "histogram":
             return col.match_histograms(warped, target, inside, inside)
-        w_lab, t_lab = col.to_lab(warped), col.to_lab(target)
-        s_stats, t_stats = col.lab_stats(w_lab, inside), col.lab_stats(t_lab, inside)
+        smooth = None
         if state is not None:
             a = self._colour_alpha
-            state.source_stats = s_stats if state.source_stats is None else state.source_stats.blend(s_stats, a)
-            state.target_stats = t_stats if state.target_stats is None else state.target_stats.blend(t_stats, a)
-            s_stats, t_stats = state.source_stats, state.target_stats
-        lab = col.transfer(w_lab, s_stats, t_stats, spread=0.5)
+
+            def smooth(s_stats: col.ColourStats, t_stats: col.ColourStats) -> tuple[col.ColourStats, col.ColourStats]:
+                state.source_stats = s_stats if state.source_stats is None else state.source_stats.blend(s_stats, a)
+                state.target_stats = t_stats if state.target_stats is None else state.target_stats.blend(t_stats, a)
+                return state.source_stats, state.target_stats
+
         sigma = self.shading_sigma * float(max(alpha.shape))
-        return col.from_lab(col.match_shading(lab, t_lab, inside, sigma))
+        return col.correct(warped, target, inside, sigma=sigma, spread=0.5, smooth=smooth)

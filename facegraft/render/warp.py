@@ -93,14 +93,16 @@ def warp_texture(src_image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray
         tri_ids = raster_triangles(local, triangles, (h, w), visible_order(local, triangles))
     mats, ok = triangle_affines(local, src_pts, triangles)
     covered = tri_ids >= 0
-    covered &= ok[np.maximum(tri_ids, 0)]
-    ys, xs = np.nonzero(covered)
-    m = mats[tri_ids[ys, xs]].astype(np.float32)  # (P,3,2)
-    map_x = np.full((h, w), -1.0, np.float32)
-    map_y = np.full((h, w), -1.0, np.float32)
-    fx, fy = xs.astype(np.float32), ys.astype(np.float32)
-    map_x[ys, xs] = fx * m[:, 0, 0] + fy * m[:, 1, 0] + m[:, 2, 0]
-    map_y[ys, xs] = fx * m[:, 0, 1] + fy * m[:, 1, 1] + m[:, 2, 1]
+    ids = np.where(covered, tri_ids, 0)
+    covered &= ok[ids]
+    # Per-pixel affine coefficients by table look-up (np.take on a T-entry
+    # table is far cheaper than gathering (P, 3, 2) matrices per pixel).
+    lut = mats.reshape(len(mats), 6).astype(np.float32)
+    xs = np.arange(w, dtype=np.float32)[None, :]
+    ys = np.arange(h, dtype=np.float32)[:, None]
+    map_x = np.take(lut[:, 0], ids) * xs + np.take(lut[:, 2], ids) * ys + np.take(lut[:, 4], ids)
+    map_y = np.take(lut[:, 1], ids) * xs + np.take(lut[:, 3], ids) * ys + np.take(lut[:, 5], ids)
+    map_x[~covered] = -1.0
+    map_y[~covered] = -1.0
     warped = cv2.remap(src_image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    tri_ids = np.where(covered, tri_ids, -1)
-    return warped, tri_ids
+    return warped, np.where(covered, tri_ids, -1)
