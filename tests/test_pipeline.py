@@ -141,7 +141,7 @@ def test_source_without_a_face_is_a_clear_error(models, tmp_path):
 
     blank = tmp_path / "blank.png"
     write_image(blank, np.full((200, 200, 3), 128, np.uint8))
-    with pytest.raises(NoFaceError, match="blank.png"):
+    with pytest.raises(NoFaceError, match=r"blank\.png"):
         swap_image([blank], shared_file("images/fr_biden.jpg"), models=models)
 
 
