@@ -91,7 +91,7 @@ class FaceRenderer:
             texture, tex_pts = source.texture_for(int(photos[0]), face_w)
             warped, tri_ids = warp_texture(texture, tex_pts, landmarks, tris, region, tri_ids=tri_ids)
         else:
-            warped = np.zeros((h, w, 3), np.uint8)
+            warped = np.zeros((h, w, 4), np.uint8)
             for photo in photos:
                 # Each triangle takes its texture from the photo that sees it best.
                 texture, tex_pts = source.texture_for(int(photo), face_w)
@@ -104,7 +104,10 @@ class FaceRenderer:
             return False
         size = max(w, h)
         alpha, hole = face_mask(local, self.topology, (h, w), covered, erode_px=self.options.mask_erode * size,
-                          blur_px=self.options.mask_blur * size, keep_eyes=self.options.keep_eyes)
+                                blur_px=self.options.mask_blur * size, keep_eyes=self.options.keep_eyes)
+        # Where the source photo shows hair or a hand instead of face, the target's own face stays.
+        alpha *= warped[..., 3].astype(np.float32) * (1.0 / 255.0)
+        warped = np.ascontiguousarray(warped[..., :3])
         target = frame[y0:y1, x0:x1]
         warped = self._colour(warped, target, alpha, state)
         # Outside the mesh the overlay is the frame itself, so the pyramid's

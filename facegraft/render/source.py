@@ -91,6 +91,59 @@ def frontality(landmarks: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     return signed_area(landmarks, triangles) / area3
 
 
+def _hull(mask: np.ndarray, pts: np.ndarray, value: int) -> None:
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pts[:, :2]).astype(np.int32)), value)
+
+
+def skin_validity(crop: np.ndarray, landmarks: np.ndarray, topology: MeshTopology) -> np.ndarray:
+    """Where a source photo shows the face itself rather than hair, a hand or glasses (uint8, 255 = face).
+
+    A fringe over the forehead or a hand on the cheek would otherwise be
+    transplanted onto the target. The person's skin colour is learnt from
+    the cheeks and nose (below the eyes, where hair rarely falls): robust
+    LAB centre and spread; pixels far from it, chroma weighing more than
+    lightness (shadows are still skin), are marked as not-face. Eyes, brows
+    and lips are face by definition.
+    """
+    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
+    h, w = crop.shape[:2]
+    face_w = float(np.ptp(landmarks[:, 0]))
+    grey = lab[..., 0]
+    # Local texture: hair is a mass of fine strands, skin is smooth.
+    texture = cv2.GaussianBlur(np.abs(cv2.Laplacian(grey, cv2.CV_32F)), (0, 0), max(1.0, 0.01 * face_w))
+    eyes_y = landmarks[[33, 133, 263, 362], 1].mean()
+    oval = landmarks[list(topology.face_oval)]
+    sample = np.zeros((h, w), np.uint8)
+    _hull(sample, oval, 1)
+    sample[: int(max(0, eyes_y + 0.1 * (oval[:, 1].max() - eyes_y)))] = 0
+    _hull(sample, landmarks[list(topology.mouth_outer)], 0)
+    chosen = sample.astype(bool)
+    pixels = lab[chosen]
+    if len(pixels) < 50:
+        return np.full((h, w), 255, np.uint8)
+    centre = np.median(pixels, axis=0)
+    spread = 1.4826 * np.median(np.abs(pixels - centre), axis=0) + np.array([4.0, 2.0, 2.0], np.float32)
+    skin_texture = float(np.median(texture[chosen])) + 1e-3
+    chroma = (((lab[..., 1:] - centre[1:]) / spread[1:]) ** 2).sum(axis=2)
+    darker = (centre[0] - grey) / spread[0]
+    rough = texture / skin_texture
+    # Not face: a colour no skin of this person has, or darker *and* rough (hair; a shadow is smooth).
+    bad = (chroma > 12.0) | ((darker > 1.5) & (rough > 1.8)) | (rough > 2.8)
+    valid = np.where(bad, 0, 255).astype(np.uint8)
+    # Eye sockets (eye + brow), the nose and the lips are face by definition, however dark or rough.
+    for ring in (topology.left_eye + topology.left_brow, topology.right_eye + topology.right_brow,
+                 topology.nose, topology.mouth_outer):
+        _hull(valid, landmarks[list(ring)], 255)
+    for eye in (topology.left_eye, topology.right_eye):
+        # Lids, lashes, crow's feet and shadows under the eye: the mesh points within ~one eye-width.
+        pts = landmarks[list(eye), :2]
+        near = np.linalg.norm(landmarks[:468, :2] - pts.mean(0), axis=1) < 0.9 * np.ptp(pts[:, 0])
+        _hull(valid, landmarks[:468][near], 255)
+    valid = cv2.morphologyEx(valid, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    sigma = max(1.0, 0.01 * w)
+    return cv2.GaussianBlur(valid, (0, 0), sigma)
+
+
 def prepare_source(source: SourceFace, topology: MeshTopology | None = None) -> PreparedSource:
     """Crop, scale and score each photo of a :class:`SourceFace` once."""
     topo = topology or mesh_topology()
@@ -107,6 +160,8 @@ def prepare_source(source: SourceFace, topology: MeshTopology | None = None) -> 
         local = lm.copy()
         local[:, 0] -= cx0
         local[:, 1] -= cy0
+        # The fourth channel says where the photo shows the face itself.
+        crop = np.dstack([crop, skin_validity(crop, local, topo)])
         photo_levels = [TextureLevel(crop, local, float(x1 - x0))]
         while photo_levels[-1].face_width > 48:
             prev = photo_levels[-1]

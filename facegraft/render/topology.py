@@ -15,6 +15,8 @@ import numpy as np
 
 #: Inner-lip ring (the mouth opening), in order.
 MOUTH_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
+#: Outer-lip ring, in order.
+MOUTH_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
 #: Points that move little with expression: used to fit head pose.
 RIGID_POINTS = (1, 4, 5, 6, 168, 197, 195, 33, 133, 263, 362, 10, 151, 9, 8, 234, 454, 127, 356, 152,
                 61, 291, 98, 327, 2, 129, 358)
@@ -49,6 +51,7 @@ class MeshTopology:
         face_oval: ordered outline of the face (forehead, temples, jaw).
         mouth_inner: ordered inner-lip ring.
         left_eye, right_eye: ordered eyelid rings.
+        left_brow, right_brow, mouth_outer, nose: eyebrow points, the outer-lip ring, nose points.
         identity_weight: (478,) weights in [0, 1] of how much each point may
             move toward the source's shape (0 on the outline, 1 on the eyes,
             nose and mouth), smooth in between so the warp stays continuous.
@@ -66,6 +69,10 @@ class MeshTopology:
     right_iris: tuple[int, ...]
     identity_weight: np.ndarray
     parts: tuple[tuple[int, int, np.ndarray], ...] = ()
+    left_brow: tuple[int, ...] = ()
+    right_brow: tuple[int, ...] = ()
+    mouth_outer: tuple[int, ...] = ()
+    nose: tuple[int, ...] = ()
     eye_tris: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     mouth_tris: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
@@ -156,6 +163,10 @@ def mesh_topology() -> MeshTopology:
         right_iris=_ordered_ring(fmc.FACEMESH_RIGHT_IRIS),
         identity_weight=weight,
         parts=tuple(parts),
+        left_brow=tuple(sorted({v for e in fmc.FACEMESH_LEFT_EYEBROW for v in e})),
+        right_brow=tuple(sorted({v for e in fmc.FACEMESH_RIGHT_EYEBROW for v in e})),
+        mouth_outer=MOUTH_OUTER,
+        nose=tuple(sorted({v for e in fmc.FACEMESH_NOSE for v in e})),
         eye_tris=eye_tris,
         mouth_tris=mouth_tris,
     )
