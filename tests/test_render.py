@@ -114,3 +114,22 @@ def test_mouth_interior_comes_from_the_target(scene, models):
     if mask.sum() < 30:
         pytest.skip("mouth closed in this frame")
     assert np.abs(out[mask].astype(int) - target[mask]).mean() < 6
+
+
+@pytest.mark.parametrize(("photo", "forehead_is_face"), [("lp_src_s1.jpg", False), ("fr_obama.jpg", True)])
+def test_source_hair_is_not_taken_for_face(models, photo, forehead_is_face):
+    """A fringe over the forehead is marked not-face; skin, eyes and lips always count as face."""
+    from facegraft.media import read_image
+    from facegraft.render.source import skin_validity
+
+    image = read_image(shared_file(f"images/{photo}"))
+    face = models.detector.detect(image)[0]
+    valid = skin_validity(image, face.landmarks, mesh_topology())
+
+    def at(*points: int) -> np.ndarray:
+        xy = np.round(face.landmarks[list(points), :2]).astype(int)
+        return valid[xy[:, 1], xy[:, 0]]
+
+    assert (at(50, 280, 4, 152, 13, 159, 386, 105, 334) > 200).all()
+    forehead = at(10, 109, 338, 67, 297).mean()
+    assert (forehead > 200) if forehead_is_face else (forehead < 128)
