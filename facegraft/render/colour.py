@@ -29,20 +29,6 @@ class ColourStats:
         return ColourStats(self.mean + alpha * (other.mean - self.mean), self.std + alpha * (other.std - self.std))
 
 
-def to_lab(rgb: np.ndarray) -> np.ndarray:
-    """float32 LAB of a uint8 RGB image, in OpenCV's 8-bit scaling (all channels 0..255).
-
-    OpenCV's 8-bit conversion is table-driven and several times faster than
-    the float one; its quantisation (under one level) is invisible here.
-    """
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
-
-
-def from_lab(lab: np.ndarray) -> np.ndarray:
-    """uint8 RGB from float32 LAB in OpenCV's 8-bit scaling."""
-    return cv2.cvtColor(np.clip(lab + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
-
-
 def lab_stats(lab: np.ndarray, mask: np.ndarray) -> ColourStats:
     """Masked per-channel statistics (mask: bool or weights), from a reduced copy.
 
@@ -52,25 +38,13 @@ def lab_stats(lab: np.ndarray, mask: np.ndarray) -> ColourStats:
     h, w = mask.shape
     f = max(1, min(h, w) // 64)
     if f > 1:
-        size = (w // f, h // f)
-        lab = cv2.resize(lab, size, interpolation=cv2.INTER_AREA)
-        mask = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.99
+        lab = shrink(lab, f)
+        mask = shrink(mask.astype(np.float32), f) > 0.99
     lab = lab.astype(np.float32, copy=False)
     sel = lab[mask > 0.5] if mask.dtype != bool else lab[mask]
     if len(sel) < 16:
         return ColourStats(np.zeros(3, np.float32), np.ones(3, np.float32))
     return ColourStats(sel.mean(0), sel.std(0) + 1e-3)
-
-
-def transfer(lab: np.ndarray, src: ColourStats, dst: ColourStats, spread: float = 0.5) -> np.ndarray:
-    """Map ``lab`` from ``src`` statistics to ``dst``.
-
-    Args:
-        spread: how much of the standard deviation ratio to apply (0: shift
-            means only, 1: full Reinhard transfer).
-    """
-    ratio = (dst.std / src.std) ** spread
-    return (lab - src.mean) * ratio + dst.mean
 
 
 def match_histograms(rgb: np.ndarray, reference: np.ndarray, mask: np.ndarray, ref_mask: np.ndarray) -> np.ndarray:
@@ -88,32 +62,27 @@ def match_histograms(rgb: np.ndarray, reference: np.ndarray, mask: np.ndarray, r
     return out
 
 
+def shrink(image: np.ndarray, factor: int) -> np.ndarray:
+    """Area-average downscale by an integer factor.
+
+    OpenCV's area resampling has a fast path only for integer ratios (an
+    order of magnitude faster than a fractional one), so the image is
+    cropped to a multiple of the factor first; the lost border (under
+    ``factor`` pixels) does not matter for the low-frequency uses here.
+    """
+    if factor <= 1:
+        return image
+    h, w = image.shape[:2]
+    hh, ww = max(factor, h - h % factor), max(factor, w - w % factor)
+    return cv2.resize(image[:hh, :ww], (ww // factor, hh // factor), interpolation=cv2.INTER_AREA)
+
+
 def masked_blur(channel: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur using only pixels inside ``mask`` (normalised convolution)."""
     m = mask.astype(np.float32)
     num = cv2.GaussianBlur(channel * m, (0, 0), sigma)
     den = cv2.GaussianBlur(m, (0, 0), sigma)
     return num / np.maximum(den, 1e-3)
-
-
-def match_shading(lab: np.ndarray, target_lab: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
-    """Give ``lab`` the target's low-frequency lighting (shadows, gradients) inside ``mask``.
-
-    Only frequencies below ``sigma`` (a fraction of the face size) move, so
-    the source's features and skin detail stay; the seam at the forehead and
-    cheeks, where a global transfer leaves a step, disappears. The low-pass is
-    computed on a reduced copy (it holds nothing finer), which makes it cheap.
-    """
-    h, w = mask.shape
-    f = max(1.0, sigma / 3.0)
-    small = (max(1, round(w / f)), max(1, round(h / f)))
-    m = cv2.resize(mask.astype(np.float32), small, interpolation=cv2.INTER_AREA)
-    a = cv2.resize(lab, small, interpolation=cv2.INTER_AREA)
-    b = cv2.resize(target_lab, small, interpolation=cv2.INTER_AREA)
-    diff = np.empty_like(a)
-    for c in range(3):
-        diff[..., c] = masked_blur(b[..., c], m, sigma / f) - masked_blur(a[..., c], m, sigma / f)
-    return lab + cv2.resize(diff, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def correct(warped: np.ndarray, target: np.ndarray, inside: np.ndarray, *, sigma: float, spread: float = 0.5,
@@ -146,11 +115,10 @@ def correct(warped: np.ndarray, target: np.ndarray, inside: np.ndarray, *, sigma
     out = cv2.LUT(w8, lut)
     if sigma > 0:
         h, w = inside.shape
-        f = max(1.0, sigma / 3.0)
-        small = (max(1, round(w / f)), max(1, round(h / f)))
-        m = cv2.resize(inside.astype(np.float32), small, interpolation=cv2.INTER_AREA)
-        a = cv2.resize(w8, small, interpolation=cv2.INTER_AREA).astype(np.float32) * ratio + offset
-        b = cv2.resize(t8, small, interpolation=cv2.INTER_AREA).astype(np.float32)
+        f = max(1, int(sigma / 3.0))
+        m = shrink(inside.astype(np.float32), f)
+        a = shrink(w8, f).astype(np.float32) * ratio + offset
+        b = shrink(t8, f).astype(np.float32)
         diff = np.empty_like(a)
         for c in range(3):
             diff[..., c] = masked_blur(b[..., c], m, sigma / f) - masked_blur(a[..., c], m, sigma / f)

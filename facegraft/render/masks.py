@@ -41,13 +41,13 @@ def face_mask(local_pts: np.ndarray, topology: MeshTopology, size: tuple[int, in
     """
     h, w = size
     # Erosion and feathering are low-frequency: do them on a reduced copy.
-    f = max(1.0, min(erode_px, blur_px / 2.0) / 2.0)
-    sw, sh = max(1, round(w / f)), max(1, round(h / f))
-    scale = np.array([sw / w, sh / h])
-    small_pts = local_pts[:, :2] * scale
+    f = max(1, int(min(erode_px, blur_px / 2.0) / 2.0))
+    small_covered = covered[::f, ::f]  # nearest sampling: cheap, and the outline is blurred anyway
+    sh, sw = small_covered.shape
+    small_pts = local_pts[:, :2] / f
     mask = np.zeros((sh, sw), np.float32)
     _poly(mask, small_pts, topology.face_oval, 1.0)
-    mask *= cv2.resize(covered.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0.5
+    mask *= small_covered
     if erode_px / f >= 1:
         k = int(2 * round(erode_px / f) + 1)
         mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
