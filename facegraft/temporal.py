@@ -25,7 +25,7 @@ import numpy as np
 from scipy.signal import savgol_filter
 from scipy.spatial.transform import Rotation
 
-from .render.shape import Similarity, fit_pose, identity_offset
+from .render.shape import Similarity, fit_pose, identity_offset, pose_neutral
 from .types import Face
 
 
@@ -103,7 +103,8 @@ def plan_track(indices: np.ndarray, landmarks: np.ndarray, settings: TrackSettin
     neutral, poses = neutral_shape(landmarks)
     offset = None
     if source_shape is not None and settings.shape_strength > 0:
-        offset = settings.shape_strength * weight[:, None] * identity_offset(source_shape, neutral, parts)
+        raw = pose_neutral(identity_offset(source_shape, neutral, parts), neutral, weight)
+        offset = settings.shape_strength * weight[:, None] * raw
     normal = np.stack([p.inverse().apply(lm) for p, lm in zip(poses, landmarks, strict=True)])
     rotvec = Rotation.from_matrix(np.stack([p.rotation for p in poses])).as_rotvec()
     params = np.concatenate([np.log([p.scale for p in poses])[:, None], rotvec,

@@ -232,8 +232,9 @@ def analyse_faces(target: str | Path, *, models: Models | None = None,
                     _keep_view(track_views, _make_view(image, face, q), spacing=max(1, detect_every // 2))
             if progress is not None:
                 progress(done, total - start)
-        identities, track_identity = _identify(models, tracker, views, frames,
-                                               min_track=1 if info.kind == "image" else min_track,
+        # A clip shorter than min_track frames (a 0.04 s clip) would otherwise drop every face.
+        shortest = 1 if info.kind == "image" else min(min_track, max(1, total - start))
+        identities, track_identity = _identify(models, tracker, views, frames, min_track=shortest,
                                                threshold=merge_threshold)
     finally:
         if own:

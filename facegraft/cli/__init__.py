@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import FacegraftError
+from .nativelog import quiet_native_logs
 
 SUBCOMMANDS = ("swap", "faces", "eval", "bench", "web")
 
@@ -37,11 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.run(args) or 0)
-    except FacegraftError as exc:
-        print(f"facegraft: error: {exc.line()}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("facegraft: interrupted; no output was written", file=sys.stderr)
-        return 130
+    with quiet_native_logs():
+        try:
+            return int(args.run(args) or 0)
+        except FacegraftError as exc:
+            print(f"facegraft: error: {exc.line()}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("facegraft: interrupted; no output was written", file=sys.stderr)
+            return 130

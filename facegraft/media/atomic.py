@@ -9,8 +9,10 @@ file. An existing output is never replaced unless asked.
 
 from __future__ import annotations
 
+import glob
 import os
 import secrets
+import time
 from pathlib import Path
 
 from ..errors import MediaError
@@ -21,6 +23,34 @@ TMP_MARK = ".facegraft-tmp"
 #: Metadata that marks every output as synthetic media.
 SYNTHETIC_COMMENT = "facegraft: faces replaced synthetically"
 SYNTHETIC_TAGS = {"comment": SYNTHETIC_COMMENT, "synthetic": "1", "generator": "facegraft"}
+
+#: A temporary output untouched for this long was left by a killed run (a live one is written every frame).
+STALE_AFTER_S = 3600.0
+
+
+def sweep_stale(dest: str | Path, *, older_than: float = STALE_AFTER_S) -> list[Path]:
+    """Remove temporary outputs of ``dest`` left behind by a killed run.
+
+    SIGKILL (or a power cut) gives no chance to clean up, so the next run for
+    the same output removes the leftovers it can be sure are dead: those not
+    modified for ``older_than`` seconds. Fresher ones may belong to a run still
+    going and are left alone (their random names never collide with ours).
+
+    Returns:
+        The files removed.
+    """
+    dest = Path(dest)
+    pattern = f".{glob.escape(dest.stem)}{TMP_MARK}-*{glob.escape(dest.suffix)}"
+    removed = []
+    now = time.time()
+    for tmp in dest.parent.glob(pattern):
+        try:
+            if tmp.is_file() and now - tmp.stat().st_mtime > older_than:
+                tmp.unlink()
+                removed.append(tmp)
+        except FileNotFoundError:  # another run swept it first
+            continue
+    return removed
 
 
 class AtomicOutput:
@@ -40,6 +70,7 @@ class AtomicOutput:
         self._check_dest()
         if not self.dest.parent.is_dir():
             raise MediaError("output folder does not exist", self.dest)
+        sweep_stale(self.dest)
         # The suffix is kept last so that FFmpeg and Pillow pick the format from the name.
         self.tmp = self.dest.with_name(f".{self.dest.stem}{TMP_MARK}-{secrets.token_hex(4)}{self.dest.suffix}")
 

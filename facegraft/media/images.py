@@ -137,6 +137,9 @@ def write_image(path: str | Path, rgb: np.ndarray, *, overwrite: bool = False, q
                        exif=exif.tobytes())
         else:
             image.save(out.tmp, format="WEBP", quality=quality, exif=exif.tobytes())
+    except OSError as exc:  # disk full, file-size limit, folder not writable
+        out.discard()
+        raise MediaError(f"cannot write image ({exc.strerror or exc})", p) from exc
     except BaseException:
         out.discard()
         raise

@@ -83,6 +83,28 @@ def identity_offset(source: np.ndarray, neutral: np.ndarray,
     return offset.astype(np.float32)
 
 
+#: Points whose rigid fit defines head pose in evaluation and smoothing: the
+#: identity offset must not rotate them as a whole, or the new proportions
+#: would read (and look) like a nod or a turn of the head.
+_POSE_POINTS = np.array(sorted(set(RIGID_POINTS) | {10, 338, 297, 332, 284, 251, 21, 54, 103, 67, 109, 151, 9, 8,
+                                                     168, 6, 197, 195, 5, 4, 234, 454, 127, 356, 93, 323, 116,
+                                                     345, 123, 352, 143, 372}))
+
+
+def pose_neutral(offset: np.ndarray, neutral: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Remove the rigid part (rotation, scale, shift) that an identity offset adds on the pose points.
+
+    Returns an offset that, applied with ``weight``, leaves the similarity fit
+    of the pose points where it was: the inner face changes shape, the head
+    does not appear to turn.
+    """
+    shaped = neutral + weight[:, None] * offset
+    fit = umeyama(neutral[_POSE_POINTS], shaped[_POSE_POINTS])
+    back = fit.inverse().apply(shaped)
+    safe = np.where(weight > 0.05, weight, 1.0)[:, None]
+    return np.where(weight[:, None] > 0.05, (back - neutral) / safe, 0.0).astype(np.float32)
+
+
 def apply_identity(landmarks: np.ndarray, neutral: np.ndarray, offset: np.ndarray, weight: np.ndarray,
                    strength: float) -> np.ndarray:
     """Move a frame's landmarks toward the source's proportions, keeping pose and expression.
@@ -103,5 +125,6 @@ def apply_identity(landmarks: np.ndarray, neutral: np.ndarray, offset: np.ndarra
 def shape_still(landmarks: np.ndarray, source_shape: np.ndarray, topology: MeshTopology,
                 strength: float) -> np.ndarray:
     """Identity shape for a single frame (a still image), whose own shape stands in for the neutral one."""
-    offset = identity_offset(source_shape, landmarks, topology.parts)
+    offset = pose_neutral(identity_offset(source_shape, landmarks, topology.parts), landmarks,
+                          topology.identity_weight)
     return apply_identity(landmarks, landmarks, offset, topology.identity_weight, strength)

@@ -50,6 +50,16 @@ class PreparedSource:
     _cache: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False,
                                                                             compare=False)
 
+    def __getstate__(self) -> dict:
+        # The resized-texture cache is rebuilt on demand: never ship it to workers.
+        state = {f: getattr(self, f) for f in self.__dataclass_fields__}
+        state["_cache"] = {}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+
     def texture_for(self, photo: int, face_width: float) -> tuple[np.ndarray, np.ndarray]:
         """The texture resampled (area filter) to the target face's scale, and its landmarks.
 
