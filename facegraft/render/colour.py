@@ -16,6 +16,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+#: Largest shading correction, in OpenCV 8-bit LAB levels (L spans 0..255).
+SHADING_LIMIT = 24.0
+#: Lightness (8-bit LAB) above which the colour transfer is compressed.
+KNEE = 200.0
+
 
 @dataclass(frozen=True, slots=True)
 class ColourStats:
@@ -122,6 +127,15 @@ def correct(warped: np.ndarray, target: np.ndarray, inside: np.ndarray, *, sigma
         diff = np.empty_like(a)
         for c in range(3):
             diff[..., c] = masked_blur(b[..., c], m, sigma / f) - masked_blur(a[..., c], m, sigma / f)
+        # A bounded correction: lighting, not the target's own features. A
+        # glossy make-up highlight on the target's nose would otherwise be
+        # added on top of the source's and burn out to white.
+        np.clip(diff, -SHADING_LIMIT, SHADING_LIMIT, out=diff)
         out += cv2.resize(diff, (w, h), interpolation=cv2.INTER_LINEAR)
+    # Soft shoulder on lightness: a source highlight brightened toward a
+    # brighter target rolls off instead of burning out to flat white.
+    light = out[..., 0]
+    over = light > KNEE
+    light[over] = KNEE + (255.0 - KNEE) * np.tanh((light[over] - KNEE) / (255.0 - KNEE))
     np.clip(out, 0, 255, out=out)
     return cv2.cvtColor(out.astype(np.uint8), cv2.COLOR_LAB2RGB)

@@ -144,6 +144,9 @@ def skin_validity(crop: np.ndarray, landmarks: np.ndarray, topology: MeshTopolog
     for ring in (topology.left_eye + topology.left_brow, topology.right_eye + topology.right_brow,
                  topology.nose, topology.mouth_outer):
         _hull(valid, landmarks[list(ring)], 255)
+    # The nose, highlights on its tip included: mesh points within a fifth of the face width of the tip.
+    near_nose = np.linalg.norm(landmarks[:468, :2] - landmarks[4, :2], axis=1) < 0.2 * face_w
+    _hull(valid, landmarks[:468][near_nose], 255)
     for eye in (topology.left_eye, topology.right_eye):
         # Lids, lashes, crow's feet and shadows under the eye: the mesh points within ~one eye-width.
         pts = landmarks[list(eye), :2]
