@@ -36,7 +36,25 @@ PAIRS = {
     "hamilton": ("images/fr_obama.jpg", "videos/fr_short_hamilton_clip.mp4", {}, "scene cuts, 2-3 faces (auto)"),
     "crowd": ("images/lp_src_s1.jpg", "videos/facenet_video_crowd_1080p.mp4", {"select": "all"},
               "1080p crowd, every face"),
+    # Control: the target person onto herself (source = her own frame 300), so the
+    # source texture has the target's contrast: raw flicker then shows what the
+    # pipeline itself adds.
+    "d3_self": ("self:videos/lp_drv_d3.mp4:300", "videos/lp_drv_d3.mp4", {}, "control: the same woman onto herself"),
 }
+
+
+def source_path(spec: str, work: Path) -> Path:
+    """A photo path; ``self:CLIP:N`` extracts frame N of CLIP into the work folder."""
+    if not spec.startswith("self:"):
+        return DATA / spec
+    from facegraft.media import VideoReader, write_image
+
+    _, clip, index = spec.split(":")
+    dest = work / f"self_{Path(clip).stem}_{index}.png"
+    if not dest.exists():
+        with VideoReader(DATA / clip, start=int(index), end=int(index) + 1) as reader:
+            write_image(dest, next(iter(reader)).image)
+    return dest
 VARIANTS = {
     "default": {},
     "no_smoothing": {"smoothing": 0.0},
@@ -113,7 +131,7 @@ def main() -> None:
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for name in args.pairs.split(","):
         src, tgt, extra, _ = PAIRS[name]
-        source, target = DATA / src, DATA / tgt
+        source, target = source_path(src, work), DATA / tgt
         passthrough = make_passthrough(target, work / f"{name}_pass.mp4", SwapOptions(overwrite=True))
         outputs = {}
         for variant in args.variants.split(","):

@@ -17,6 +17,10 @@ def _f(value: Any, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
+def _label(src: str) -> str:
+    return f"{Path(src.split(':')[1]).name} frame {src.split(':')[2]}" if src.startswith("self:") else Path(src).name
+
+
 def _pose(ev: dict) -> str:
     pose = ev.get("pose", {})
     meds = [pose.get(k, {}).get("median") for k in ("yaw", "pitch", "roll")]
@@ -39,7 +43,7 @@ def write_tables(results: dict, pairs: dict, docs: Path) -> None:
         ev = variants.get("default")
         if ev:
             i, e, sw = ev["identity"], ev["expression"], ev["swap"]
-            q.append(f"| {Path(tgt).name} | {Path(src).name} → ({what}) | {sw['frames_swapped']}/{sw['frames']} |"
+            q.append(f"| {Path(tgt).name} | {_label(src)} → ({what}) | {sw['frames_swapped']}/{sw['frames']} |"
                      f" {_f(i['closer_to_source'])} | {_f(i['within_threshold_of_source'])} |"
                      f" {_f(i['dist_source']['median'])} / {_f(i['dist_target']['median'])} |"
                      f" {_f(i.get('retrieval_top1'))} | {_pose(ev)} | {_f(e['mouth_corr'])} | {_f(e['eye_corr'])} |"
