@@ -28,28 +28,15 @@ EYES = ((159, 145, 33, 133), (386, 374, 362, 263))
 
 
 def similarity_fit(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Least-squares similarity transform ``dst ≈ s * R @ src + t`` (Umeyama/Kabsch).
-
-    Args:
-        src: (N, 3) points.
-        dst: (N, 3) corresponding points.
+    """Least-squares similarity transform ``dst ≈ s * R @ src + t`` (Umeyama), as a tuple.
 
     Returns:
         (scale, rotation (3, 3) with det +1, translation (3,)).
     """
-    src = np.asarray(src, np.float64)
-    dst = np.asarray(dst, np.float64)
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    a, b = src - mu_s, dst - mu_d
-    cov = b.T @ a / len(src)
-    u, sig, vt = np.linalg.svd(cov)
-    d = np.eye(3)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        d[2, 2] = -1.0
-    rot = u @ d @ vt
-    var = (a**2).sum() / len(src)
-    scale = float(np.trace(np.diag(sig) @ d) / var) if var > 0 else 1.0
-    return scale, rot, mu_d - scale * rot @ mu_s
+    from ..render.shape import umeyama
+
+    fit = umeyama(src, dst)
+    return fit.scale, fit.rotation, fit.translation
 
 
 def euler_degrees(rot: np.ndarray) -> tuple[float, float, float]:
