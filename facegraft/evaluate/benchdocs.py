@@ -7,7 +7,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from .report import fmt, replace_section, write_json
+from .report import fmt, replace_section, save_figure, write_json
 
 STAGES = ("prepare", "analyse", "render", "encode")
 HEADER = ("# Benchmarks\n\nMeasured on the machine named in each section; regenerate with the commands "
@@ -80,12 +80,7 @@ def bench_plot(rows: list[dict[str, Any]], path: str | Path) -> Path:
                color="black", label="ffmpeg transcode", zorder=3)
     ax.set_xlabel("ms per frame (stage times may overlap: decode/encode run in their own threads)")
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def write_bench(rows: list[dict[str, Any]], meta: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:

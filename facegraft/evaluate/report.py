@@ -126,6 +126,13 @@ def eval_plot(result: dict[str, Any], path: str | Path) -> Path | None:
     axes[2].set_ylabel("mouth opening")
     axes[2].set_xlabel("frame")
     axes[2].legend(loc="upper right")
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Lay out, write (creating the folder) and close a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
