@@ -59,7 +59,7 @@ class SwapOptions:
         label="Match threshold", group="select", lo=0.2, hi=1.0)
     # --- rendering ---------------------------------------------------------
     shape_strength: float = _opt(
-        0.4, "How far the inner face (eyes, nose, mouth proportions) moves toward the source's shape; "
+        0.8, "How far the inner face (eyes, nose, mouth proportions) moves toward the source's shape; "
         "0 keeps the target's shape.", label="Identity shape strength", lo=0.0, hi=1.0)
     keep_eyes: bool = _opt(False, "Keep the target's eyes (iris and gaze) instead of the source's.",
                            label="Eyes from target")
