@@ -145,6 +145,15 @@ def probe(path: str | Path) -> MediaInfo:
         from .images import probe_image
 
         return probe_image(p)
+    try:
+        return _probe_video(p)
+    except av.error.FFmpegError as exc:  # a damaged file can fail anywhere (seek, index, decode)
+        raise MediaError(f"cannot read video: damaged or truncated ({_reason(exc)})", p) from exc
+    except UnicodeDecodeError as exc:  # PyAV decodes tags as UTF-8: a damaged header breaks them
+        raise MediaError("cannot read video: its metadata is damaged (not valid text)", p) from exc
+
+
+def _probe_video(p: Path) -> MediaInfo:
     with open_input(p) as container:
         vs = video_stream(container, p)
         check_not_truncated(vs, p)
