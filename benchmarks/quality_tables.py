@@ -50,7 +50,8 @@ def write_tables(results: dict, pairs: dict, docs: Path) -> None:
                      f" {_f(ev['fidelity']['psnr_outside_face'], 1)} |")
         for variant, ev in variants.items():
             tm, fb = ev["temporal"], ev["fallback"]
-            t.append(f"| {Path(tgt).name} | {variant} | {_f(tm['flicker_ratio'], 3)} |"
+            clip = Path(tgt).name + (" (self-swap control)" if src.startswith("self:") else "")
+            t.append(f"| {clip} | {variant} | {_f(tm['flicker_ratio'], 3)} |"
                      f" {_f(tm.get('flicker_texture_normalised_ratio'), 3)} |"
                      f" {_f(tm.get('brightness_flicker_ratio'), 2)} | {_f(tm['jitter_ratio'], 2)} |"
                      f" {fb['fallback_faces']}/{fb['sampled_faces']} | {fb['unchanged_faces']}/{fb['target_faces']} |")
