@@ -10,6 +10,7 @@ of the example clip. Screenshots of each step go to docs/screenshots/.
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import time
@@ -211,7 +212,8 @@ def test_example_in_one_click_then_cancel_a_render(page: Any, server: tuple[str,
     page.get_by_role("button", name="Example: video").click()
     expect(page.locator("#found")).to_contain_text("Found 1 person in astronaut_zoom.mp4", timeout=90_000)
     page.locator("#swap").click()
-    page.wait_for_timeout(1500)
+    # Cancel as soon as frames are being rendered (the 50-frame example renders in ~2 s here).
+    expect(page.get_by_text(re.compile(r"render: \d+/50")).first).to_be_visible(timeout=90_000)
     page.locator("#cancel").click()
     expect(page.locator("#status")).to_contain_text("Cancelled", timeout=60_000)
     expect(page.locator("#download")).to_be_hidden()
