@@ -117,7 +117,7 @@ def _check_limits(info: object, options: SwapOptions) -> None:
                          info.path)  # type: ignore[attr-defined]
     duration = getattr(info, "duration", 0.0) or 0.0
     if options.max_duration and duration > options.max_duration:
-        raise MediaError(f"duration {duration:.1f} s exceeds the limit of {options.max_duration:.0f} s",
+        raise MediaError(f"duration {duration:.2f} s exceeds the limit of {options.max_duration:g} s",
                          info.path)  # type: ignore[attr-defined]
 
 
@@ -196,6 +196,7 @@ def _swap_frames(source_faces: list[SourceFace], target: str | Path, output: Pat
     plan = plan_faces(analysis.frames, selection.mapping, settings, [p.shape for p in prepared],
                       renderer.topology.identity_weight, renderer.topology.parts)
     report = SwapReport(output=output, identities=sorted(selection.mapping), warnings=list(selection.warnings))
+    del analysis  # every face of every frame: not needed once the plan is made, so free it before rendering
     job = RenderJob(Path(target), prepared, plan, options)
     meter = _Meter("render", total, progress, cancel)
     if options.executor == "local" and options.workers == 1:
@@ -210,7 +211,7 @@ def _swap_frames(source_faces: list[SourceFace], target: str | Path, output: Pat
     render_s, encode_s = result.render_s, result.encode_s
     timings.update(render=render_s, encode=encode_s, total=time.perf_counter() - t_start)
     report.timings = timings
-    if not plan:
+    if not plan and not report.warnings:
         report.warnings.append("no face to replace was found in the target; the output equals the input")
     return report
 
