@@ -153,21 +153,26 @@ def swap_video(sources: Sequence[SourceLike], target: str | Path, output: str | 
     output = Path(output)
     if output.exists() and not options.overwrite:
         raise MediaError("output exists; pass --overwrite to replace it", output)
+    own = models is None
     models = models or Models()
-    t = time.perf_counter()
-    notes: list[str] = []
-    source_faces = load_sources(sources, options, models, notes)
-    timings["prepare"] = time.perf_counter() - t
-    if info.kind == "image":
-        result, report = _swap_still(source_faces, target, options, models)
-        report.warnings[:0] = notes
-        from .media import write_image
+    try:
+        t = time.perf_counter()
+        notes: list[str] = []
+        source_faces = load_sources(sources, options, models, notes)
+        timings["prepare"] = time.perf_counter() - t
+        if info.kind == "image":
+            from .media import write_image
 
-        write_image(output, result, overwrite=options.overwrite)
-        report.output = output
-        report.timings.update(timings, total=time.perf_counter() - t_start)
-        return report
-    report = _swap_frames(source_faces, target, output, info, options, models, progress, cancel, timings, t_start)
+            result, report = _swap_still(source_faces, target, options, models)
+            write_image(output, result, overwrite=options.overwrite)
+            report.output = output
+            report.timings.update(timings, total=time.perf_counter() - t_start)
+        else:
+            report = _swap_frames(source_faces, target, output, info, options, models, progress, cancel, timings,
+                                  t_start)
+    finally:
+        if own:
+            models.close()  # type: ignore[attr-defined]
     report.warnings[:0] = notes
     return report
 
@@ -266,9 +271,14 @@ def swap_image(sources: Sequence[SourceLike], target: str | Path | np.ndarray, o
     from .analysis.models import Models
 
     options = options or SwapOptions()
+    own = models is None
     models = models or Models()
-    source_faces = load_sources(sources, options, models)
-    result, _ = _swap_still(source_faces, target, options, models)
+    try:
+        source_faces = load_sources(sources, options, models)
+        result, _ = _swap_still(source_faces, target, options, models)
+    finally:
+        if own:
+            models.close()  # type: ignore[attr-defined]
     if output is not None:
         from .media import write_image
 

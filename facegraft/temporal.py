@@ -18,7 +18,6 @@ expression.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,8 +159,3 @@ def plan_faces(frames: list[list[Face]], chosen: dict[int, int], settings: Track
             plan.setdefault(frame_index, []).append(
                 PlannedFace(frame_index, track_id, identity, source, lm, interp, base))
     return plan
-
-
-def iter_tracks(plan: dict[int, list[PlannedFace]]) -> Iterable[int]:
-    """Track ids present in a plan (for per-track renderer state)."""
-    return sorted({p.track_id for faces in plan.values() for p in faces})
