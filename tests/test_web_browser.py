@@ -197,10 +197,21 @@ def test_upload_pick_preview_render_download(page: Any, server: tuple[str, Any],
     assert not any(s.exists() for s in sessions), "a closed tab's files must be removed"
 
 
-def test_example_in_one_click_then_cancel_a_render(page: Any, server: tuple[str, Any]) -> None:
+def test_example_in_one_click_then_cancel_a_render(page: Any, server: tuple[str, Any], monkeypatch: Any) -> None:
     from playwright.sync_api import expect
 
+    from facegraft.render.renderer import FaceRenderer
+
     url, app = server
+    # The 50-frame example renders in ~2 s, shorter than a click's round trip under load: slow each
+    # face down (the server runs in this process) so the cancel surely lands mid-render.
+    render = FaceRenderer.render
+
+    def slow_render(self: Any, *args: Any, **kwargs: Any) -> bool:
+        time.sleep(0.15)
+        return render(self, *args, **kwargs)
+
+    monkeypatch.setattr(FaceRenderer, "render", slow_render)
     page.goto(url)
     expect(page.locator("#chosen")).to_contain_text("Person 0")
     page.locator("#swap").click()  # the preloaded example: one button gives a result
