@@ -52,8 +52,6 @@ def test_files_outside_the_app_are_refused(server: tuple[str, Any], path: str) -
     assert b"root:" not in body
 
 
-@pytest.mark.xfail(strict=True, reason="allowed_paths is the whole app root, so a job file is served to anyone "
-                                       "who has its (random, unguessable) path; see docs/reliability.md")
 def test_another_sessions_result_is_refused(server: tuple[str, Any]) -> None:
     base, app = server
     job = app.jobs.session("someone-else").new_job()

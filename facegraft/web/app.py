@@ -13,7 +13,9 @@ Example:
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -52,10 +54,23 @@ class App:
     config: WebConfig
 
     def launch_kwargs(self) -> dict[str, Any]:
-        """Arguments of ``demo.launch``: address, limits, and only the app root as extra served folder."""
+        """Arguments of ``demo.launch``: address, limits, and no extra served folder when avoidable.
+
+        Gradio copies what a handler returns into its own cache and serves only that copy, and it
+        may take files from the system's temp folder. So with the job root there (the default), no
+        folder is added to ``allowed_paths``: a job folder is then never served by path, and one
+        session cannot fetch another's files even if it learnt the path. A root elsewhere
+        (``--root``) must be allowed for Gradio to read the results at all.
+        """
         return {"server_name": self.config.host, "server_port": self.config.port,
-                "max_file_size": self.config.max_file_size, "allowed_paths": [str(self.jobs.root)],
+                "max_file_size": self.config.max_file_size, "allowed_paths": self.served_paths(),
                 "show_error": True, "css": CSS, "theme": gr.themes.Soft(), "footer_links": []}
+
+    def served_paths(self) -> list[str]:
+        """Folders Gradio may serve directly: none when the job root lies in the temp folder."""
+        temp = Path(tempfile.gettempdir()).resolve()
+        root = self.jobs.root.resolve()
+        return [] if root.is_relative_to(temp) else [str(root)]
 
     def close(self) -> None:
         """Stop the server (if launched), release the models, delete every file."""
