@@ -206,3 +206,16 @@ def exif_rotated_jpeg(folder: Path) -> Path:
     exif[0x0112] = 6
     Image.fromarray(pattern(0, 64, 48)).save(path, quality=95, exif=exif.tobytes())
     return path
+
+
+def trim_clip(src: Path, dst: Path, frames: int) -> Path:
+    """The first ``frames`` frames of a real clip with their audio, re-encoded near-losslessly (crf 12)."""
+    from facegraft.media import VideoReader, VideoWriter, probe
+
+    info = probe(src)
+    with VideoReader(src, start=0, end=frames) as reader, VideoWriter(
+            dst, like=info, crf=12, audio_from=src if info.has_audio else None,
+            audio_span=(0.0, frames / info.fps)) as writer:
+        for frame in reader:
+            writer.write(frame.image, pts=frame.pts, time_base=frame.time_base)
+    return dst

@@ -12,6 +12,7 @@ import av
 import numpy as np
 import pytest
 from conftest import shared_file
+from mediagen import trim_clip
 
 from facegraft import SwapOptions
 from facegraft.errors import Cancelled
@@ -64,20 +65,9 @@ def test_unknown_executor_is_refused():
 
 
 # --- real media ------------------------------------------------------------------------------------------------
-def _trim(src: Path, dst: Path, frames: int) -> Path:
-    from facegraft.media import VideoReader, VideoWriter, probe
-
-    info = probe(src)
-    with VideoReader(src, start=0, end=frames) as reader, VideoWriter(
-            dst, like=info, crf=12, audio_from=src, audio_span=(0.0, frames / info.fps)) as writer:
-        for frame in reader:
-            writer.write(frame.image, pts=frame.pts, time_base=frame.time_base)
-    return dst
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
-    return _trim(shared_file("videos/lp_drv_d3.mp4"), tmp_path_factory.mktemp("clip") / "clip.mp4", FRAMES)
+    return trim_clip(shared_file("videos/lp_drv_d3.mp4"), tmp_path_factory.mktemp("clip") / "clip.mp4", FRAMES)
 
 
 @pytest.fixture(scope="module")

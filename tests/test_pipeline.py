@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import shared_file
+from mediagen import trim_clip
 
 from facegraft import SwapOptions
 from facegraft.errors import Cancelled, FacegraftError, MediaError, NoFaceError
@@ -17,22 +18,9 @@ from facegraft.errors import Cancelled, FacegraftError, MediaError, NoFaceError
 REPO = Path(__file__).resolve().parents[1]
 
 
-def trim(src: Path, dst: Path, frames: int) -> Path:
-    """The first ``frames`` frames of ``src`` with their audio, re-encoded near-losslessly."""
-    from facegraft.media import VideoReader, VideoWriter, probe
-
-    info = probe(src)
-    with VideoReader(src, start=0, end=frames) as reader, VideoWriter(
-            dst, like=info, crf=12, audio_from=src if info.has_audio else None,
-            audio_span=(0.0, frames / info.fps)) as writer:
-        for frame in reader:
-            writer.write(frame.image, pts=frame.pts, time_base=frame.time_base)
-    return dst
-
-
 @pytest.fixture(scope="module")
 def talking_head(tmp_path_factory) -> Path:
-    return trim(shared_file("videos/retalk_face_1.mp4"), tmp_path_factory.mktemp("clip") / "clip.mp4", 45)
+    return trim_clip(shared_file("videos/retalk_face_1.mp4"), tmp_path_factory.mktemp("clip") / "clip.mp4", 45)
 
 
 @pytest.fixture(scope="module")

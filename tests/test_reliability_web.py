@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -13,27 +12,13 @@ from typing import Any
 import badmedia as bm
 import pytest
 from conftest import shared_file
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from webserve import running_app
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
-    from facegraft.web import WebConfig
-    from facegraft.web.app import build_app
-
-    config = WebConfig(port=_free_port(), root=tmp_path_factory.mktemp("web"), example=False, max_upload_mb=0.1)
-    app = build_app(config)
-    app.demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_kwargs())
-    try:
-        yield f"http://127.0.0.1:{config.port}", app
-    finally:
-        app.close()
-    assert not app.jobs.root.exists()
+    with running_app(root=tmp_path_factory.mktemp("web"), example=False, max_upload_mb=0.1) as served:
+        yield served
 
 
 def _get(url: str) -> tuple[int, bytes]:

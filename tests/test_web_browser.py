@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import REPO, shared_file
+from webserve import running_app
 
 pytestmark = pytest.mark.browser
 
@@ -29,12 +29,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 SCREENSHOTS = REPO / "docs" / "screenshots"
 CLIP_FRAMES = 50  # 2 s of the 25 fps clip
 RENDER_TIMEOUT_MS = 240_000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -48,18 +42,8 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
-    from facegraft.web import WebConfig
-    from facegraft.web.app import build_app
-
-    config = WebConfig(port=_free_port(), root=tmp_path_factory.mktemp("web"), max_duration=2.5,
-                       max_upload_mb=50)
-    app = build_app(config)
-    app.demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_kwargs())
-    try:
-        yield f"http://127.0.0.1:{config.port}/", app
-    finally:
-        app.close()
-    assert not app.jobs.root.exists(), "stopping the server removes every file it wrote"
+    with running_app(root=tmp_path_factory.mktemp("web"), max_duration=2.5, max_upload_mb=50) as (base, app):
+        yield f"{base}/", app
 
 
 @pytest.fixture(scope="module")
