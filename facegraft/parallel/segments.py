@@ -110,10 +110,12 @@ def warmup_frames(smoothing: float, *, residual: float = 0.01, least: int = 8, m
     """Frames rendered before a segment so the colour EMA has forgotten its start to ``residual``.
 
     The renderer blends each frame's colour statistics with weight
-    ``1 - 0.85 * smoothing``; after ``w`` frames the starting value weighs
-    ``(0.85 * smoothing) ** w``.
+    :func:`~facegraft.render.renderer.colour_weight`; after ``w`` frames the
+    starting value weighs ``(1 - weight) ** w``.
     """
-    keep = 0.85 * smoothing
+    from ..render.renderer import colour_weight
+
+    keep = 1.0 - colour_weight(smoothing)
     if keep <= 0:
         return least
     return max(least, min(most, math.ceil(math.log(residual) / math.log(keep))))

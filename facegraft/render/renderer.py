@@ -22,13 +22,17 @@ from .topology import MeshTopology, mesh_topology
 from .warp import raster_triangles, visible_order, warp_texture
 
 
+def colour_weight(smoothing: float) -> float:
+    """Weight of a new frame's colour statistics in the per-track moving average (1: no smoothing)."""
+    return 1.0 - 0.85 * smoothing
+
+
 @dataclass
 class TrackState:
     """What the renderer remembers about one tracked face between frames."""
 
     source_stats: col.ColourStats | None = None
     target_stats: col.ColourStats | None = None
-    frames: int = 0
 
 
 class FaceRenderer:
@@ -44,7 +48,7 @@ class FaceRenderer:
         self.topology = topology or mesh_topology()
         self._blend = BLENDERS[self.options.blend]
         # EMA weight of a new frame's colour statistics: smoothing 0 -> 1 (off).
-        self._colour_alpha = 1.0 - 0.85 * self.options.smoothing
+        self._colour_alpha = colour_weight(self.options.smoothing)
         #: Lighting below this fraction of the face size is taken from the target.
         self.shading_sigma = 0.08
 
@@ -118,8 +122,6 @@ class FaceRenderer:
             kept = target if base is None else self._kept(target, base, landmarks, region, tris)
             blended = feather(blended, kept, np.minimum(hole, 1.0) * (alpha > 0))
         frame[y0:y1, x0:x1] = blended
-        if state is not None:
-            state.frames += 1
         return True
 
     def _kept(self, target: np.ndarray, base: np.ndarray, landmarks: np.ndarray,
