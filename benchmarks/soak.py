@@ -11,7 +11,7 @@ docs/reliability.md.
 from __future__ import annotations
 
 import argparse
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -70,12 +70,14 @@ def length(seconds: list[float]) -> None:
             clip = looped_clip(Path(tmp) / f"clip{s:g}.mp4", s)
             out = Path(tmp) / f"out{s:g}.mp4"
             t = time.perf_counter()
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            subprocess.run([sys.executable, "-m", "facegraft", "swap", "-q", "-s", str(SOURCE), "-t", str(clip),
-                            "-o", str(out)], check=True, cwd=REPO)
-            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            note = "" if peak > before else " (not above an earlier clip's peak)"
-            print(f"| {s:g} s | {int(s * 25)} | {time.perf_counter() - t:.0f} | {peak / 1024:.0f}{note} |",
+            child = subprocess.Popen([sys.executable, "-m", "facegraft", "swap", "-q", "-s", str(SOURCE), "-t",
+                                      str(clip), "-o", str(out)], cwd=REPO)
+            # wait4: this child's own peak (RUSAGE_CHILDREN would be the largest of all children so far).
+            _, status, usage = os.wait4(child.pid, 0)
+            child.returncode = os.waitstatus_to_exitcode(status)
+            if child.returncode:
+                raise subprocess.CalledProcessError(child.returncode, child.args)
+            print(f"| {s:g} s | {int(s * 25)} | {time.perf_counter() - t:.0f} | {usage.ru_maxrss / 1024:.0f} |",
                   flush=True)
 
 

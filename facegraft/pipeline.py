@@ -10,23 +10,31 @@ The CLI, the web page, the benchmarks and the tests all go through
 2. **render** — decode again, paint the planned faces, encode with every
    input timestamp, copy the audio.
 
-Memory stays flat in video length apart from the landmarks kept per face
-(~6 KB a face-frame).
+The plan (two meshes per face-frame) is written to an anonymous temporary
+file as it is made (:class:`~facegraft.planstore.PlanStore`) and read back
+frame by frame, so it does not grow RAM with the video's length; what still
+does is the analysis' landmarks, ~6.7 KB a face-frame, held from the
+analysis pass until the plan is made (docs/reliability.md).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import Cancelled, FacegraftError, MediaError
 from .options import SwapOptions
 from .types import SourceFace
+
+if TYPE_CHECKING:
+    from .analysis.analyse import VideoAnalysis
 
 SourceLike = str | Path | np.ndarray
 
@@ -124,7 +132,7 @@ def _check_limits(info: object, options: SwapOptions) -> None:
 def swap_video(sources: Sequence[SourceLike], target: str | Path, output: str | Path,
                options: SwapOptions | None = None, *, models: object | None = None,
                progress: Callable[[Progress], None] | None = None,
-               cancel: threading.Event | None = None) -> SwapReport:
+               cancel: threading.Event | None = None, analysis: VideoAnalysis | None = None) -> SwapReport:
     """Replace faces in a video (or image) with the face from the source photos.
 
     Args:
@@ -135,6 +143,9 @@ def swap_video(sources: Sequence[SourceLike], target: str | Path, output: str | 
         models: a loaded :class:`~facegraft.analysis.models.Models` to reuse.
         progress: called with :class:`Progress` as frames are processed.
         cancel: set it to stop the job; :class:`Cancelled` is raised, nothing is written.
+        analysis: an :func:`~facegraft.analysis.analyse.analyse_faces` result for this
+            target (the web page's face gallery) to reuse instead of analysing again;
+            ignored unless it covers the whole target with the same ``max_gap``.
 
     Returns:
         A :class:`SwapReport`.
@@ -169,7 +180,7 @@ def swap_video(sources: Sequence[SourceLike], target: str | Path, output: str | 
             report.timings.update(timings, total=time.perf_counter() - t_start)
         else:
             report = _swap_frames(source_faces, target, output, info, options, models, progress, cancel, timings,
-                                  t_start)
+                                  t_start, analysis)
     finally:
         if own:
             models.close()  # type: ignore[attr-defined]
@@ -179,7 +190,8 @@ def swap_video(sources: Sequence[SourceLike], target: str | Path, output: str | 
 
 def _swap_frames(source_faces: list[SourceFace], target: str | Path, output: Path, info: object,
                  options: SwapOptions, models: object, progress: Callable[[Progress], None] | None,
-                 cancel: threading.Event | None, timings: dict[str, float], t_start: float) -> SwapReport:
+                 cancel: threading.Event | None, timings: dict[str, float], t_start: float,
+                 analysis: VideoAnalysis | None = None) -> SwapReport:
     from .analysis.analyse import analyse_faces
     from .analysis.selection import select_identities
     from .media import VideoWriter
@@ -191,15 +203,23 @@ def _swap_frames(source_faces: list[SourceFace], target: str | Path, output: Pat
     total = int(info.frame_count)  # type: ignore[attr-defined]
     t = time.perf_counter()
     meter = _Meter("analyse", total, progress, cancel)
-    analysis = analyse_faces(target, models=models, progress=meter, max_gap=options.max_gap)
+    if analysis is None or not analysis.covers(target, options.max_gap):
+        analysis = analyse_faces(target, models=models, progress=meter, max_gap=options.max_gap)
     timings["analyse"] = time.perf_counter() - t
     selection = select_identities(analysis, options, [s.embedding for s in source_faces],
                                   reference_embeddings=_reference_embeddings(options, models))
     renderer = FaceRenderer(options)
-    prepared = [prepare_render_source(s, renderer.topology) for s in source_faces]
+    prepared = [prepare_render_source(s, renderer.topology, mirror_turned=options.mirror_turned)
+                for s in source_faces]
     settings = TrackSettings(options.smoothing, options.max_gap, options.shape_strength)
-    plan = plan_faces(analysis.frames, selection.mapping, settings, [p.shape for p in prepared],
-                      renderer.topology.identity_weight, renderer.topology.parts)
+    # The plan goes to an anonymous temporary file beside the output (a real disk; /tmp may be RAM);
+    # a missing or read-only folder is the writer's to report, so the plan then uses the system's.
+    folder = output.parent if output.parent.is_dir() and os.access(output.parent, os.W_OK) else None
+    try:
+        plan = plan_faces(analysis.frames, selection.mapping, settings, [p.shape for p in prepared],
+                          renderer.topology.identity_weight, renderer.topology.parts, folder=folder)
+    except OSError as exc:  # a full disk: the output would not fit either
+        raise MediaError(f"cannot write the render plan beside the output ({exc.strerror or exc})", output) from exc
     report = SwapReport(output=output, identities=sorted(selection.mapping), warnings=list(selection.warnings))
     del analysis  # every face of every frame: not needed once the plan is made, so free it before rendering
     job = RenderJob(Path(target), prepared, plan, options)
@@ -245,7 +265,8 @@ def _swap_still(source_faces: list[SourceFace], target: str | Path | np.ndarray,
     selection = select_identities(analysis, options, [s.embedding for s in source_faces],
                                   reference_embeddings=_reference_embeddings(options, models))
     renderer = FaceRenderer(options.replace(smoothing=0.0))
-    prepared = [prepare_render_source(s, renderer.topology) for s in source_faces]
+    prepared = [prepare_render_source(s, renderer.topology, mirror_turned=options.mirror_turned)
+                for s in source_faces]
     swapped = 0
     for face in analysis.frames[0] if analysis.frames else []:
         if face.identity_id not in selection.mapping:

@@ -14,31 +14,37 @@ while the person is still in the shot; a longer absence ends the swap until
 the face returns. The identity offset (source shape minus the target's neutral
 shape) is added in the normalised space, so it follows pose and keeps the
 expression.
+
+Memory does not grow with a track's length: a track is planned in chunks of
+:data:`CHUNK` frames, each with a margin of a filter window on both sides
+(the Savitzky-Golay filter and the gap interpolation are local, so the
+chunked result is the whole-track result), the track's neutral shape is
+accumulated chunk by chunk, and the planned faces go straight into a
+:class:`~facegraft.planstore.PlanStore` (a temporary file).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-from scipy.signal import savgol_filter
 from scipy.spatial.transform import Rotation
 
-from .render.shape import Similarity, fit_pose, identity_offset, pose_neutral
+from .planstore import PlannedFace, PlanStore
+from .render.shape import fit_pose, identity_offset, pose_neutral
 from .types import Face
 
+__all__ = ["CHUNK", "PlanStore", "PlannedFace", "TrackSettings", "iter_track", "neutral_shape", "plan_faces",
+           "plan_track"]
 
-@dataclass(frozen=True, slots=True)
-class PlannedFace:
-    """A face to render in one frame: final landmarks and which source to use."""
+#: Frames of a track planned at once: the float64 temporaries (poses, shapes,
+#: interpolation, smoothing) are bounded by this, not by the track's length.
+CHUNK = 128
 
-    frame_index: int
-    track_id: int
-    identity_id: int
-    source_index: int
-    landmarks: np.ndarray
-    interpolated: bool
-    base: np.ndarray | None = None
+#: Landmarks of one track: an (n, 478, 3) array, or a list of (478, 3) arrays (the analysis' own, not copied).
+Landmarks = np.ndarray | Sequence[np.ndarray]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +67,31 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
     """Zero-phase polynomial smoothing along axis 0 (keeps motion, drops jitter)."""
     if window < 5:
         return values
-    return savgol_filter(values, window, 2, axis=0, mode="interp")
+    return savgol(values, window, 2)
+
+
+def savgol(values: np.ndarray, window: int, order: int) -> np.ndarray:
+    """Savitzky-Golay smoothing along axis 0, with ``scipy.signal.savgol_filter(mode="interp")``'s edges.
+
+    Each output is the value at its centre of the degree-``order`` polynomial
+    fitted by least squares to the ``window`` samples around it; the first and
+    last ``window // 2`` outputs come from the polynomial fitted to the first
+    and last window. Written out here because importing ``scipy.signal``
+    costs ~1 s per process (it pulls in ``scipy.stats``), more than the
+    smoothing of a whole video. ``window`` must be odd and at most ``len(values)``.
+    """
+    n, half = len(values), window // 2
+    flat = np.asarray(values, np.float64).reshape(n, -1)
+    offsets = np.arange(-half, half + 1, dtype=np.float64)
+    fit = np.linalg.pinv(np.vander(offsets, order + 1, increasing=True))  # (order + 1, window)
+    out = np.zeros_like(flat)
+    inner = out[half:n - half]
+    for k, c in enumerate(fit[0]):  # a correlation, one shifted slice at a time (no window-sized copy)
+        inner += c * flat[k:n - window + 1 + k]
+    edge = np.vander(offsets, order + 1, increasing=True)
+    out[:half] = edge[:half] @ (fit @ flat[:window])
+    out[n - half:] = edge[half + 1:] @ (fit @ flat[n - window:])
+    return out.reshape(values.shape)
 
 
 def _segments(indices: np.ndarray, max_gap: int) -> list[np.ndarray]:
@@ -70,17 +100,115 @@ def _segments(indices: np.ndarray, max_gap: int) -> list[np.ndarray]:
     return np.split(indices, breaks)
 
 
-def neutral_shape(landmarks: np.ndarray) -> tuple[np.ndarray, list[Similarity]]:
-    """Mean pose-normalised shape of a track (one Procrustes iteration) and each frame's pose."""
-    ref = landmarks[len(landmarks) // 2]
-    poses = [fit_pose(ref, lm) for lm in landmarks]
-    normal = np.stack([p.inverse().apply(lm) for p, lm in zip(poses, landmarks, strict=True)])
-    mean = normal.mean(0)
+
+def _rows(landmarks: Landmarks, lo: int, hi: int) -> np.ndarray:
+    """Rows ``[lo, hi)`` of a track's landmarks as one float64 (k, 478, 3) array."""
+    return np.asarray(landmarks[lo:hi], np.float64)
+
+
+def neutral_shape(landmarks: Landmarks) -> np.ndarray:
+    """Mean pose-normalised shape of a track (one Procrustes iteration), float64.
+
+    Summed chunk by chunk in frame order, so no (n, 478, 3) copy of the track is made.
+    """
+    n = len(landmarks)
+    ref = np.asarray(landmarks[n // 2], np.float64)
+    total = np.zeros(ref.shape)
+    for lo in range(0, n, CHUNK):
+        for lm in _rows(landmarks, lo, min(n, lo + CHUNK)):
+            total += fit_pose(ref, lm).inverse().apply(lm)
+    return total / n
+
+
+def _normalise(mean: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, the pose-normalised shape (k, 478 * 3) and the pose (log scale, rotation vector, translation)."""
     poses = [fit_pose(mean, lm) for lm in landmarks]
-    return mean.astype(np.float32), poses
+    normal = np.stack([p.inverse().apply(lm) for p, lm in zip(poses, landmarks, strict=True)])
+    rotvec = Rotation.from_matrix(np.stack([p.rotation for p in poses])).as_rotvec()
+    params = np.concatenate([np.log([p.scale for p in poses])[:, None], rotvec,
+                             np.stack([p.translation for p in poses])], axis=1)
+    return normal.reshape(len(landmarks), -1), params
 
 
-def plan_track(indices: np.ndarray, landmarks: np.ndarray, settings: TrackSettings,
+def _interp_rows(frames: np.ndarray, known: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Rows of ``values`` (one per sorted frame in ``known``) linearly interpolated at ``frames``.
+
+    All columns in one step (not one ``np.interp`` per column), with
+    ``np.interp``'s arithmetic; a known frame gets its row exactly.
+    ``frames`` must lie within ``known``'s range.
+    """
+    j = np.searchsorted(known, frames, "right") - 1
+    out = values[j]
+    gap = known[j] != frames
+    if gap.any():
+        g = j[gap]
+        slope = (values[g + 1] - values[g]) / (known[g + 1] - known[g])[:, None]
+        out[gap] = slope * (frames[gap] - known[g])[:, None] + values[g]
+    return out
+
+
+def _recompose(params: np.ndarray, normal: np.ndarray, offset: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(base, shaped): each frame's smoothed pose applied to its shape, and to its shape plus the identity offset."""
+    scale = np.exp(params[:, 0])[:, None, None]
+    rot_t = Rotation.from_rotvec(params[:, 1:4]).as_matrix().transpose(0, 2, 1)
+    shift = params[:, None, 4:7]
+    base = ((scale * normal) @ rot_t + shift).astype(np.float32)
+    if offset is None:
+        return base, base
+    return base, ((scale * (normal + offset)) @ rot_t + shift).astype(np.float32)
+
+
+def _plan_segment(seg: np.ndarray, landmarks: Landmarks, row0: int, mean: np.ndarray, offset: np.ndarray | None,
+                  pose_window: int, shape_window: int) -> Iterator[tuple[np.ndarray, ...]]:
+    """Plan frames ``seg[0]..seg[-1]`` (detections ``seg``, rows from ``row0``) in chunks of :data:`CHUNK`.
+
+    Each chunk is interpolated and smoothed with a margin of a whole window
+    on both sides: a smoothed frame depends on half a window either side,
+    and even a one-frame chunk then has a window's worth of samples. At the
+    segment's ends the margin stops where the whole-segment filter's does,
+    so the chunks join into exactly the whole-segment result.
+    """
+    margin = max(pose_window, shape_window)
+    first, stop = int(seg[0]), int(seg[-1]) + 1
+    for a in range(first, stop, CHUNK):
+        b = min(a + CHUNK, stop)
+        lo_f, hi_f = max(first, a - margin), min(stop, b + margin)
+        lo = int(np.searchsorted(seg, lo_f, "right")) - 1  # the last detection at or before lo_f
+        hi = int(np.searchsorted(seg, hi_f - 1, "left")) + 1  # past the first one at or after hi_f - 1
+        normal, params = _normalise(mean, _rows(landmarks, row0 + lo, row0 + hi))
+        frames, known = np.arange(lo_f, hi_f), seg[lo:hi]
+        keep = slice(a - lo_f, b - lo_f)
+        p = _smooth(_interp_rows(frames, known, params), pose_window)[keep]
+        n = _smooth(_interp_rows(frames, known, normal), shape_window)[keep]
+        del normal
+        base, shaped = _recompose(p, n.reshape(b - a, -1, 3), offset)
+        yield frames[keep], shaped, base, ~np.isin(frames[keep], known)
+
+
+def iter_track(indices: np.ndarray, landmarks: Landmarks, settings: TrackSettings,
+               source_shape: np.ndarray | None, weight: np.ndarray,
+               parts: tuple[tuple[int, int, np.ndarray], ...] = ()) -> Iterator[tuple[np.ndarray, ...]]:
+    """:func:`plan_track` chunk by chunk: ``(frames, landmarks, base, interpolated)`` arrays, in frame order.
+
+    Each chunk holds at most :data:`CHUNK` frames; memory does not depend on
+    the track's length.
+    """
+    indices = np.asarray(indices)
+    mean = neutral_shape(landmarks)
+    offset = None
+    if source_shape is not None and settings.shape_strength > 0:
+        neutral = mean.astype(np.float32)
+        raw = pose_neutral(identity_offset(source_shape, neutral, parts), neutral, weight)
+        offset = settings.shape_strength * weight[:, None] * raw
+    row0 = 0
+    for seg in _segments(indices, settings.max_gap):
+        length = int(seg[-1] - seg[0]) + 1
+        yield from _plan_segment(seg, landmarks, row0, mean, offset, _window(settings.smoothing, 6, length),
+                                 _window(settings.smoothing, 3, length))
+        row0 += len(seg)
+
+
+def plan_track(indices: np.ndarray, landmarks: Landmarks, settings: TrackSettings,
                source_shape: np.ndarray | None, weight: np.ndarray,
                parts: tuple[tuple[int, int, np.ndarray], ...] = ()
                ) -> list[tuple[int, np.ndarray, np.ndarray, bool]]:
@@ -88,7 +216,7 @@ def plan_track(indices: np.ndarray, landmarks: np.ndarray, settings: TrackSettin
 
     Args:
         indices: sorted frame indices where the track was detected.
-        landmarks: (n, 478, 3) detected landmarks at those frames.
+        landmarks: (n, 478, 3) detected landmarks at those frames (or a list of (478, 3) arrays).
         settings: smoothing, gap and shape settings.
         source_shape: (478, 3) source landmarks for the identity shape, or None.
         weight: (478,) per-point identity weight.
@@ -97,42 +225,22 @@ def plan_track(indices: np.ndarray, landmarks: np.ndarray, settings: TrackSettin
     Returns:
         (frame_index, landmarks, base, interpolated) for every frame to render, where
         ``base`` is the smoothed landmarks before the identity shape (where
-        the target's own mouth interior is taken from).
+        the target's own mouth interior is taken from). All in memory: a long
+        track goes through :func:`iter_track` instead.
     """
-    neutral, poses = neutral_shape(landmarks)
-    offset = None
-    if source_shape is not None and settings.shape_strength > 0:
-        raw = pose_neutral(identity_offset(source_shape, neutral, parts), neutral, weight)
-        offset = settings.shape_strength * weight[:, None] * raw
-    normal = np.stack([p.inverse().apply(lm) for p, lm in zip(poses, landmarks, strict=True)])
-    rotvec = Rotation.from_matrix(np.stack([p.rotation for p in poses])).as_rotvec()
-    params = np.concatenate([np.log([p.scale for p in poses])[:, None], rotvec,
-                             np.stack([p.translation for p in poses])], axis=1)
-    out: list[tuple[int, np.ndarray, np.ndarray, bool]] = []
-    position = {int(f): i for i, f in enumerate(indices)}
-    for seg in _segments(indices, settings.max_gap):
-        frames = np.arange(seg[0], seg[-1] + 1)
-        rows = np.array([position[int(f)] for f in seg])
-        # Interpolate missed frames in pose/shape space, then smooth.
-        p = np.stack([np.interp(frames, seg, params[rows, k]) for k in range(params.shape[1])], axis=1)
-        n = normal[rows].reshape(len(rows), -1)
-        n = np.stack([np.interp(frames, seg, n[:, k]) for k in range(n.shape[1])], axis=1)
-        p = _smooth(p, _window(settings.smoothing, 6, len(frames)))
-        n = _smooth(n, _window(settings.smoothing, 3, len(frames)))
-        n = n.reshape(len(frames), -1, 3)
-        detected = set(seg.tolist())
-        for k, f in enumerate(frames):
-            pose = Similarity(float(np.exp(p[k, 0])), Rotation.from_rotvec(p[k, 1:4]).as_matrix(), p[k, 4:7])
-            base = pose.apply(n[k]).astype(np.float32)
-            shaped = base if offset is None else pose.apply(n[k] + offset).astype(np.float32)
-            out.append((int(f), shaped, base, int(f) not in detected))
-    return out
+    return [(int(f), lm, b, bool(i))
+            for frames, lms, bases, interp in iter_track(indices, landmarks, settings, source_shape, weight, parts)
+            for f, lm, b, i in zip(frames, lms, bases, interp, strict=True)]
 
 
 def plan_faces(frames: list[list[Face]], chosen: dict[int, int], settings: TrackSettings,
                source_shapes: list[np.ndarray | None], weight: np.ndarray,
-               parts: tuple[tuple[int, int, np.ndarray], ...] = ()) -> dict[int, list[PlannedFace]]:
-    """Plan every face to render in a video, frame by frame.
+               parts: tuple[tuple[int, int, np.ndarray], ...] = (), *,
+               store: PlanStore | None = None, folder: str | Path | None = None) -> PlanStore:
+    """Plan every face to render in a video, frame by frame, into a :class:`PlanStore`.
+
+    Tracks are planned one after another, chunk by chunk, straight into the
+    store's file: besides the analysis it reads, memory stays that of one chunk.
 
     Args:
         frames: per frame index, the analysed faces (with track and identity ids).
@@ -141,21 +249,25 @@ def plan_faces(frames: list[list[Face]], chosen: dict[int, int], settings: Track
         source_shapes: per source index, the source's landmarks (or None).
         weight: (478,) identity weights from the mesh topology.
         parts: expressive parts from the mesh topology.
+        store: where to put the plan; default a new one in ``folder``.
+        folder: where a new store's temporary file goes (None: the system's temporary folder).
+
+    Returns:
+        The store, read like ``{frame_index: [PlannedFace, ...]}`` (faces of a frame in track order).
     """
     tracks: dict[int, list[Face]] = {}
     for faces in frames:
         for face in faces:
             if face.track_id is not None and face.identity_id in chosen and not face.interpolated:
                 tracks.setdefault(face.track_id, []).append(face)
-    plan: dict[int, list[PlannedFace]] = {}
+    store = PlanStore(folder) if store is None else store
     for track_id, faces in tracks.items():
         faces.sort(key=lambda f: f.frame_index)
         identity = int(faces[0].identity_id)  # type: ignore[arg-type]
         source = chosen[identity]
         indices = np.array([f.frame_index for f in faces])
-        lms = np.stack([f.landmarks for f in faces]).astype(np.float64)
-        for frame_index, lm, base, interp in plan_track(indices, lms, settings, source_shapes[source], weight,
-                                                        parts):
-            plan.setdefault(frame_index, []).append(
-                PlannedFace(frame_index, track_id, identity, source, lm, interp, base))
-    return plan
+        for out, shaped, base, interp in iter_track(indices, [f.landmarks for f in faces], settings,
+                                                    source_shapes[source], weight, parts):
+            store.add(out, track_id=track_id, identity_id=identity, source_index=source, landmarks=shaped,
+                      base=base, interpolated=interp)
+    return store

@@ -162,3 +162,31 @@ def test_options_are_validated():
         SwapOptions(crf=99)
     with pytest.raises(FacegraftError, match="identity"):
         SwapOptions(select="identity")
+
+
+@pytest.mark.parametrize("command", ["swap", "faces", "eval", "bench", "web"])
+def test_every_command_prints_its_help(command, capsys):
+    """``--help`` of every command renders (option help texts are %-formatted by argparse)."""
+    from facegraft.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: facegraft " + command in capsys.readouterr().out
+
+
+def test_a_given_analysis_is_reused_and_gives_the_same_video(talking_head, swapped, models, tmp_path,
+                                                             monkeypatch):
+    """The web page passes its gallery's analysis: no second analysis pass, the same frames out."""
+    import facegraft.analysis.analyse as analyse_module
+    from facegraft import swap_video
+    from facegraft.media import VideoReader
+
+    analysis = analyse_module.analyse_faces(talking_head, models=models)
+    assert analysis.covers(talking_head, 12) and not analysis.covers(talking_head, 3)
+    monkeypatch.setattr(analyse_module, "analyse_faces", lambda *a, **k: pytest.fail("analysed again"))
+    out = tmp_path / "reused.mp4"
+    swap_video([shared_file("images/lp_src_s1.jpg")], talking_head, out, models=models, analysis=analysis)
+    with VideoReader(out) as a, VideoReader(swapped[0]) as b:
+        diffs = [np.abs(x.image.astype(int) - y.image).mean() for x, y in zip(a, b, strict=True)]
+    assert max(diffs) < 0.01

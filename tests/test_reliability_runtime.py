@@ -25,6 +25,8 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("runtime")
     return {
         "clip": bm.trim(shared_file("videos/lp_drv_d0.mp4"), folder / "clip.mp4", frames=60, max_side=256),
+        # Long enough (~10 s of work on 2 cores) that an interrupt always lands mid-render.
+        "long": bm.trim(shared_file("videos/lp_drv_d3.mp4"), folder / "long.mp4", frames=300, max_side=256),
         "source": bm.scaled_photo(shared_file("images/lp_src_s1.jpg"), folder / "source.jpg"),
         "photo": bm.scaled_photo(shared_file("images/lp_src_s1.jpg"), folder / "photo.jpg", side=600),
     }
@@ -32,7 +34,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def _start_swap(media: dict[str, Path], out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "facegraft", "swap", "-s", str(media["source"]), "-t",
-                             str(media["clip"]), "-o", str(out)], cwd=REPO, stdout=subprocess.PIPE,
+                             str(media["long"]), "-o", str(out)], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
 
 

@@ -133,3 +133,37 @@ def test_source_hair_is_not_taken_for_face(models, photo, forehead_is_face):
     assert (at(50, 280, 4, 152, 13, 159, 386, 105, 334) > 200).all()
     forehead = at(10, 109, 338, 67, 297).mean()
     assert (forehead > 200) if forehead_is_face else (forehead < 128)
+
+
+@pytest.mark.parametrize("photo", ["images/lp_src_s1.jpg", "images/skimage_astronaut.png"])
+def test_fast_paths_match_the_full_resolution_render(models, photo):
+    """Coarse-grid maps/mask/colour and the source-resolution layer change the picture by little.
+
+    The target frame is doubled so its face (~560 px) is far larger than
+    either photo's face (336 and 92 px): both speed-ups are taken.
+    """
+    import cv2
+
+    from facegraft.media import read_image
+
+    img = read_image(shared_file(photo))
+    src_face = models.detector.detect(img)[0]
+    source = SourceFace((img,), (src_face,), None, "src")
+    frame = _frame(shared_file("videos/lp_drv_d3.mp4"), 40)
+    frame = cv2.resize(frame, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    face = models.detector.detect(frame)[0]
+    outs = []
+    for step, detail in ((1, False), (2, True)):
+        renderer = FaceRenderer(SwapOptions())
+        renderer.map_step, renderer.match_source_detail = step, detail
+        prepared = prepare_source(source, renderer.topology)
+        out = frame.copy()
+        assert renderer.render(out, face.landmarks, prepared, base=face.landmarks)
+        outs.append(out.astype(np.float32))
+    x0, y0, x1, y1 = FaceRenderer().region(face.landmarks, frame.shape)
+    changed = np.abs(outs[0] - frame)[y0:y1, x0:x1].mean()
+    diff = np.abs(outs[0] - outs[1])[y0:y1, x0:x1]
+    assert changed > 5, "the face was replaced"
+    # Far below the change the swap makes; mostly resampling of fine detail.
+    assert diff.mean() < 0.2 * changed, (diff.mean(), changed)  # measured 0.6 and 1.0 of 7-8
+    assert np.percentile(diff, 99) < 16  # measured 4 and 8

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
+import pytest
 from scipy.spatial.transform import Rotation
 
+import facegraft.temporal as temporal
 from facegraft.render.topology import mesh_topology
-from facegraft.temporal import TrackSettings, plan_track
+from facegraft.temporal import TrackSettings, _interp_rows, plan_faces, plan_track
 from facegraft.types import Face, bbox_of
 
 RNG = np.random.default_rng(7)
@@ -69,7 +73,74 @@ def test_identity_shape_keeps_pose_and_moves_inner_points_only():
     assert np.abs(out[:, weight == 1] - truth[:, weight == 1]).mean() > 1.0
 
 
+def test_long_tracks_planned_in_chunks_equal_the_whole_track(monkeypatch):
+    n = 5 * temporal.CHUNK + 37
+    _, noisy = _track(n, 1.0)
+    # Misses of 1-12 frames (bridged) near chunk borders, and a 20-frame absence (a new segment).
+    seen = np.setdiff1d(np.arange(n), np.r_[120:127, 255:256, 380:392, 400:420, 513:520])
+    source = BASE * [1.1, 0.9, 1.0]
+    weight = mesh_topology().identity_weight
+    settings = TrackSettings(smoothing=1.0, max_gap=12, shape_strength=0.8)  # the widest filter windows
+    chunked = plan_track(seen, noisy[seen], settings, source, weight)
+    monkeypatch.setattr(temporal, "CHUNK", 10 * n)
+    whole = plan_track(seen, noisy[seen], settings, source, weight)
+    assert [(f, i) for f, _, _, i in chunked] == [(f, i) for f, _, _, i in whole]
+    assert sum(i for _, _, _, i in whole) == 7 + 1 + 12 + 7
+    np.testing.assert_allclose(np.stack([lm for _, lm, _, _ in chunked]), np.stack([lm for _, lm, _, _ in whole]),
+                               atol=1e-4)
+    np.testing.assert_allclose(np.stack([b for _, _, b, _ in chunked]), np.stack([b for _, _, b, _ in whole]),
+                               atol=1e-4)
+
+
+def test_row_interpolation_matches_np_interp():
+    known = np.array([3, 4, 9, 10, 17])
+    values = RNG.normal(size=(5, 40))
+    frames = np.arange(3, 18)
+    expected = np.stack([np.interp(frames, known, values[:, k]) for k in range(40)], axis=1)
+    np.testing.assert_allclose(_interp_rows(frames, known, values), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(_interp_rows(known, known, values), values)
+
+
+def _planning_peak(n: int, folder) -> tuple[int, int]:
+    """Peak and retained bytes (tracemalloc) of plan_faces on one n-frame track, faces as the analysis holds them."""
+    _, noisy = _track(n, 1.0)
+    frames = [[Face(bbox=bbox_of(lm), score=1.0, landmarks=lm.astype(np.float32), track_id=1, identity_id=0,
+                    frame_index=i)] for i, lm in enumerate(noisy)]
+    del noisy
+    topology = mesh_topology()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        plan = plan_faces(frames, {0: 0}, TrackSettings(), [BASE * [1.1, 0.9, 1.0]], topology.identity_weight,
+                          topology.parts, folder=folder)
+        assert len(plan) == n
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak - start, current - start
+
+
+def test_planning_memory_does_not_grow_with_video_length(tmp_path):
+    short_peak, _ = _planning_peak(300, tmp_path)
+    long_peak, retained = _planning_peak(1500, tmp_path)
+    # Chunk temporaries only (a whole-track plan in memory took ~60 KB a frame at its peak, 12 KB kept).
+    assert long_peak < 1.2 * short_peak + 1e6, (short_peak, long_peak)
+    assert retained / 1500 < 500  # the store's index: bytes a face-frame
+
+
 def test_face_record_box():
     lm = BASE.astype(np.float32)
     face = Face(bbox=bbox_of(lm), score=1.0, landmarks=lm)
     assert face.width > 0 and face.area == face.width * face.height
+
+
+@pytest.mark.parametrize(("n", "window"), [(5, 5), (6, 5), (13, 13), (40, 7), (200, 13)])
+def test_savgol_equals_scipys_interp_mode(n, window):
+    """Our Savitzky-Golay (no scipy.signal import) gives scipy's ``mode="interp"`` result, edges included."""
+    from scipy.signal import savgol_filter
+
+    from facegraft.temporal import savgol
+
+    x = np.random.default_rng(n).normal(size=(n, 478, 3)).cumsum(axis=0)
+    np.testing.assert_allclose(savgol(x, window, 2), savgol_filter(x, window, 2, axis=0, mode="interp"),
+                               rtol=0, atol=1e-9)

@@ -17,29 +17,25 @@ Example:
 
 from __future__ import annotations
 
-import math
+import os
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from ..media import MediaInfo
 from ..types import Face, Identity
-from ._io import iter_frames, media_info
-from .detector import crop_at, square_crop
-from .tracker import FaceTracker, SceneCutDetector
+from ._io import media_info
+from .scan import SPLIT_FRAMES, View, scan, stitch, thumbnail
+from .tracker import Track
 
 if TYPE_CHECKING:
     from .models import Models
-
-#: Views per track that get an embedding.
-VIEWS_PER_TRACK = 3
-#: Faces in stored views are scaled down to at most this width (dlib's chip is 150 px).
-_VIEW_FACE_WIDTH = 200
 
 
 @dataclass(slots=True)
@@ -62,74 +58,16 @@ class VideoAnalysis:
     scene_cuts: list[int]
     track_identity: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
+    max_gap: int = 12
+
+    def covers(self, target: str | Path, max_gap: int) -> bool:
+        """Whether this is the whole analysis of ``target`` with tracks bridged over ``max_gap`` frames."""
+        return (Path(self.info.path).resolve() == Path(target).resolve() and self.max_gap == max_gap
+                and len(self.frames) == self.info.frame_count)
 
     def identity(self, identity_id: int) -> Identity:
         """The identity with this id."""
         return next(p for p in self.identities if p.id == identity_id)
-
-
-@dataclass(slots=True)
-class _View:
-    quality: float
-    frame_index: int
-    crop: np.ndarray
-    face: Face  # in crop coordinates
-
-
-def view_quality(face: Face, shape: tuple[int, ...]) -> float:
-    """How good a face is for identity: size x frontalness, zero when cut by the frame edge.
-
-    Frontalness compares the nose tip's position between the outer eye
-    corners (0.5 when facing the camera).
-    """
-    lm = face.landmarks
-    left, right, nose = lm[33, 0], lm[263, 0], lm[1, 0]
-    span = right - left
-    if abs(span) < 1e-6:
-        return 0.0
-    frontal = max(0.0, 1.0 - 2.0 * abs((nose - left) / span - 0.5))
-    h, w = shape[:2]
-    x0, y0, x1, y1 = face.bbox
-    inside = x0 >= 0 and y0 >= 0 and x1 <= w and y1 <= h
-    return float(np.sqrt(face.area)) * (0.2 + frontal) ** 2 * (1.0 if inside else 0.3) * face.score
-
-
-def _make_view(image: np.ndarray, face: Face, quality: float) -> _View:
-    """A small crop around the face (dlib needs context for its aligned chip).
-
-    Shrunk by an integer factor so the face is at most ~``_VIEW_FACE_WIDTH``
-    px (area resampling is fast at integer ratios; this runs while streaming).
-    """
-    k = max(1, math.ceil(face.width / _VIEW_FACE_WIDTH))
-    side = 2.0 * max(face.width, face.height)
-    cx, cy = face.centre
-    crop, x0, y0, _ = crop_at(image, cx, cy, max(8, math.ceil(side / k)) * k)
-    lm = face.landmarks.copy()
-    lm[:, 0] -= x0
-    lm[:, 1] -= y0
-    if k > 1:
-        crop = cv2.resize(crop, (crop.shape[1] // k, crop.shape[0] // k), interpolation=cv2.INTER_AREA)
-        lm /= np.float32(k)
-    bx = face.bbox
-    box = ((bx[0] - x0) / k, (bx[1] - y0) / k, (bx[2] - x0) / k, (bx[3] - y0) / k)
-    return _View(quality, face.frame_index, crop, face.with_(landmarks=lm, bbox=box))
-
-
-def _keep_view(views: list[_View], view: _View, *, spacing: int) -> None:
-    """Keep the best ``VIEWS_PER_TRACK`` views, at least ``spacing`` frames apart."""
-    near = [v for v in views if abs(v.frame_index - view.frame_index) < spacing]
-    if near:
-        worst = min(near, key=lambda v: v.quality)
-        if view.quality > max(v.quality for v in near):
-            views.remove(worst)
-        else:
-            return
-    if len(views) >= VIEWS_PER_TRACK:
-        worst = min(views, key=lambda v: v.quality)
-        if worst.quality >= view.quality:
-            return
-        views.remove(worst)
-    views.append(view)
 
 
 def cluster_tracks(embeddings: list[np.ndarray], frames: list[set[int]], *,
@@ -170,15 +108,10 @@ def cluster_tracks(embeddings: list[np.ndarray], frames: list[set[int]], *,
     return labels
 
 
-def _thumbnail(view: _View, size: int = 128) -> np.ndarray:
-    crop, _, _, _ = square_crop(view.crop, view.face.bbox, 1.3)
-    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
-
-
 def analyse_faces(target: str | Path, *, models: Models | None = None,
                   progress: Callable[[int, int], None] | None = None, max_gap: int = 12,
                   detect_every: int = 10, merge_threshold: float = 0.5, min_track: int = 3,
-                  start: int = 0, end: int | None = None) -> VideoAnalysis:
+                  start: int = 0, end: int | None = None, split: bool | None = None) -> VideoAnalysis:
     """Detect, track and identify every face of a video or image in one pass.
 
     Args:
@@ -194,6 +127,10 @@ def analyse_faces(target: str | Path, *, models: Models | None = None,
             detections (ignored for images).
         start: first frame to analyse (frames before it stay empty).
         end: one past the last frame to analyse.
+        split: analyse the two halves in two threads (the mesh model releases
+            the GIL, so both cores work) and join the tracks at the seam;
+            None: when the range has at least :data:`SPLIT_FRAMES` frames and
+            the machine more than one core.
 
     Returns:
         The :class:`VideoAnalysis`.
@@ -211,43 +148,44 @@ def analyse_faces(target: str | Path, *, models: Models | None = None,
     try:
         total = info.frame_count if end is None else min(end, info.frame_count)
         frames: list[list[Face]] = [[] for _ in range(total)]
-        stream = models.detector.stream(every=detect_every)
-        tracker = FaceTracker(max_gap=max_gap)
-        cuts = SceneCutDetector()
-        scene_cuts: list[int] = []
-        views: dict[int, list[_View]] = {}
-        for done, (index, image) in enumerate(iter_frames(info, start=start, end=end), start=1):
-            if index >= total:
-                break
-            if cuts.update(image):
-                scene_cuts.append(index)
-                stream.reset()
-                tracker.cut()
-            faces = tracker.update(stream.detect(image, frame_index=index), index)
-            frames[index] = faces
-            for face in faces:
-                q = view_quality(face, image.shape)
-                track_views = views.setdefault(face.track_id, [])  # type: ignore[arg-type]
-                if q > 0 and (len(track_views) < VIEWS_PER_TRACK or q > min(v.quality for v in track_views)):
-                    _keep_view(track_views, _make_view(image, face, q), spacing=max(1, detect_every // 2))
-            if progress is not None:
-                progress(done, total - start)
+        lock = threading.Lock()
+        done = [0]
+
+        def tick() -> None:
+            with lock:
+                done[0] += 1
+                if progress is not None:
+                    progress(done[0], total - start)
+
+        kw = {"max_gap": max_gap, "detect_every": detect_every, "tick": tick}
+        if split is None:
+            split = info.kind == "video" and total - start >= SPLIT_FRAMES and (os.cpu_count() or 1) > 1
+        if split and info.kind == "video" and total - start >= 2:
+            mid = (start + total) // 2
+            with ThreadPoolExecutor(1) as pool:
+                later = pool.submit(scan, info, models.spare_detector, frames, mid, total, **kw)
+                first = scan(info, models.detector, frames, start, mid, **kw)
+                second = later.result()
+            tracks, views, scene_cuts = stitch(first, second, frames, mid, max_gap=max_gap)
+        else:
+            only = scan(info, models.detector, frames, start, total, **kw)
+            tracks, views, scene_cuts = only.tracker.tracks, only.views, only.scene_cuts
         # A clip shorter than min_track frames (a 0.04 s clip) would otherwise drop every face.
         shortest = 1 if info.kind == "image" else min(min_track, max(1, total - start))
-        identities, track_identity = _identify(models, tracker, views, frames, min_track=shortest,
+        identities, track_identity = _identify(models, tracks, views, frames, min_track=shortest,
                                                threshold=merge_threshold)
     finally:
         if own:
             models.close()
     return VideoAnalysis(info=info, frames=frames, identities=identities, scene_cuts=scene_cuts,
-                         track_identity=track_identity, seconds=time.perf_counter() - t0)
+                         track_identity=track_identity, seconds=time.perf_counter() - t0, max_gap=max_gap)
 
 
-def _identify(models: Models, tracker: FaceTracker, views: dict[int, list[_View]],
+def _identify(models: Models, tracks: list[Track], views: dict[int, list[View]],
               frames: list[list[Face]], *, min_track: int, threshold: float,
               ) -> tuple[list[Identity], dict[int, int]]:
     """Embed each track's views, merge tracks into identities, label the frames."""
-    kept = [t for t in tracker.tracks if len(t.frames) >= min_track and views.get(t.id)]
+    kept = [t for t in tracks if len(t.frames) >= min_track and views.get(t.id)]
     embeddings = []
     for track in kept:
         vecs = [models.embedder.embed(v.crop, v.face) for v in views[track.id]]
@@ -269,7 +207,7 @@ def _identify(models: Models, tracker: FaceTracker, views: dict[int, list[_View]
         weights = np.array([len(by_id[i].frames) for i in ids], np.float32)
         mean = np.average(np.stack([emb_of[i] for i in ids]), axis=0, weights=weights).astype(np.float32)
         identities.append(Identity(id=new_id, frames=count, first_frame=first, embedding=mean,
-                                   thumbnail=_thumbnail(best), track_ids=sorted(ids)))
+                                   thumbnail=thumbnail(best), track_ids=sorted(ids)))
         track_identity.update({i: new_id for i in ids})
     for index, faces in enumerate(frames):
         if faces:

@@ -70,6 +70,8 @@ class Models:
         import mediapipe as mp
         from mediapipe.python.solution_base import SolutionBase
 
+        self._detection_score = detection_score
+        self._spare_graphs: tuple[Any, ...] = ()
         self._face_detection = mp.solutions.face_detection.FaceDetection(
             model_selection=1, min_detection_confidence=detection_score)
         # The refined 478-point mesh model of FaceMesh(refine_landmarks=True),
@@ -84,6 +86,23 @@ class Models:
             dlib.face_recognition_model_v1(str(folder / "dlib_face_recognition_resnet_model_v1.dat")),
             dlib.shape_predictor(str(folder / "shape_predictor_5_face_landmarks.dat")))
         self._closed = False
+        if (os.cpu_count() or 1) > 1:
+            # Long videos are analysed in two threads: build the second graphs with the rest (~0.2 s).
+            _ = self.spare_detector
+
+    @cached_property
+    def spare_detector(self) -> FaceDetector:
+        """A second detector with its own mediapipe graphs, so two threads can analyse at once (built on first use)."""
+        import mediapipe as mp
+        from mediapipe.python.solution_base import SolutionBase
+
+        face_detection = mp.solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=self._detection_score)
+        face_mesh = SolutionBase(graph_config=LANDMARK_GRAPH, side_inputs={"with_attention": True},
+                                 outputs=["face_landmarks"])
+        self._spare_graphs = (face_detection, face_mesh)
+        return FaceDetector(face_detection, face_mesh, tile_size=self.detector.tile_size,
+                            mesh_size=self.detector.mesh_size)
 
     @cached_property
     def shape68(self) -> Any:
@@ -95,8 +114,8 @@ class Models:
     def close(self) -> None:
         """Release mediapipe's graphs (safe to call twice)."""
         if not self._closed:
-            self._face_detection.close()
-            self._face_mesh.close()
+            for graph in (self._face_detection, self._face_mesh, *self._spare_graphs):
+                graph.close()
             self._closed = True
 
     def __enter__(self) -> Models:

@@ -2,7 +2,7 @@
 
 A track is one face followed through consecutive frames of one shot. Faces
 of a new frame are assigned to live tracks by the Hungarian method
-(:func:`scipy.optimize.linear_sum_assignment`) on a cost mixing box overlap
+(:func:`min_cost_pairs`) on a cost mixing box overlap
 and mean landmark displacement, with a gate that forbids implausible jumps.
 A track that misses detections keeps its id for up to ``max_gap`` frames so a
 blink of the detector does not split a person in two (the temporal stage
@@ -19,13 +19,63 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from ..types import Face
 from .detector import iou
 
 #: Landmarks used for the displacement cost (every 8th point is plenty).
 _SUBSET = slice(0, 468, 8)
+
+
+def min_cost_pairs(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns paired one to one with the least total cost (the Hungarian method).
+
+    Same answer as ``scipy.optimize.linear_sum_assignment`` (rectangular
+    matrices included): shortest augmenting paths with row and column
+    potentials, one row at a time. Written out because importing
+    ``scipy.optimize`` costs ~0.6 s per process and a frame's matrix is a
+    handful of tracks by a handful of faces.
+
+    Returns:
+        (rows, cols), sorted by row.
+    """
+    a = np.asarray(cost, np.float64)
+    flip = a.shape[0] > a.shape[1]
+    if flip:
+        a = a.T
+    n, m = a.shape
+    u, v = np.zeros(n + 1), np.zeros(m + 1)
+    owner = np.zeros(m + 1, np.int64)  # owner[j]: row (1-based) matched to column j; column 0 is the root
+    way = np.zeros(m + 1, np.int64)
+    for i in range(1, n + 1):
+        owner[0], j0 = i, 0
+        best = np.full(m + 1, np.inf)
+        used = np.zeros(m + 1, bool)
+        while True:
+            used[j0] = True
+            free = ~used[1:]
+            reduced = a[owner[j0] - 1] - u[owner[j0]] - v[1:]
+            better = free & (reduced < best[1:])
+            best[1:][better] = reduced[better]
+            way[1:][better] = j0
+            j1 = int(np.argmin(np.where(free, best[1:], np.inf))) + 1
+            delta = best[j1]
+            u[owner[used]] += delta
+            v[used] -= delta
+            best[~used] -= delta
+            j0 = j1
+            if owner[j0] == 0:
+                break
+        while j0:
+            j1 = way[j0]
+            owner[j0] = owner[j1]
+            j0 = j1
+    cols = np.nonzero(owner[1:])[0]
+    rows = owner[1:][cols] - 1
+    if flip:
+        rows, cols = cols, rows
+    order = np.argsort(rows)
+    return rows[order], cols[order]
 
 
 class SceneCutDetector:
@@ -46,7 +96,10 @@ class SceneCutDetector:
     @staticmethod
     def signature(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A normalised hue-saturation-value histogram and a 32x18 grey thumbnail."""
-        small = cv2.resize(image, (64, 36), interpolation=cv2.INTER_AREA)
+        # Every k-th pixel first: area resampling by a fractional ratio of a
+        # whole frame costs ~2 ms at 720p; the thumbnail is as good either way.
+        k = max(1, min(image.shape[0] // 72, image.shape[1] // 128))
+        small = cv2.resize(image[::k, ::k], (64, 36), interpolation=cv2.INTER_AREA)
         hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
         hist = cv2.calcHist([hsv], [0, 1, 2], None, [12, 4, 4], [0, 180, 0, 256, 0, 256]).ravel()
         hist /= max(1.0, float(hist.sum()))
@@ -62,6 +115,11 @@ class SceneCutDetector:
         hist_d = 0.5 * float(np.abs(sig[0] - prev[0]).sum())
         pix_d = float(np.abs(sig[1] - prev[1]).mean()) / 255.0
         return hist_d, pix_d
+
+    def prime(self, image: np.ndarray) -> None:
+        """Take ``image`` as the previous frame of a shot already under way (a range that starts mid-video)."""
+        self.distance(image)
+        self._since = self.min_shot
 
     def update(self, image: np.ndarray) -> bool:
         """Whether this frame starts a new shot (never the first frame)."""
@@ -119,6 +177,17 @@ class FaceTracker:
         self._live: list[Track] = []
         self._shot = 0
 
+    def link_cost(self, track: Track, face: Face, frame_index: int) -> float:
+        """Cost of continuing ``track`` with ``face`` seen at ``frame_index`` (inf: not the same face)."""
+        gap = frame_index - track.last_frame
+        if gap < 1 or gap > self.max_gap + 1:
+            return float("inf")
+        ratio = face.width / max(track.last.width, 1e-6)
+        move = _displacement(track.last, face)
+        if 0.6 < ratio < 1.67 and move < self.max_move * (1 + 0.3 * (gap - 1)):
+            return move + (1.0 - iou(track.last.bbox, face.bbox))
+        return float("inf")
+
     def cut(self) -> None:
         """A scene cut: end every live track."""
         self._live = []
@@ -137,15 +206,11 @@ class FaceTracker:
         self._live = [t for t in self._live if frame_index - t.last_frame <= self.max_gap + 1]
         cost = np.full((len(self._live), len(faces)), np.inf)
         for i, track in enumerate(self._live):
-            gap = frame_index - track.last_frame
             for j, face in enumerate(faces):
-                ratio = face.width / max(track.last.width, 1e-6)
-                move = _displacement(track.last, face)
-                if 0.6 < ratio < 1.67 and move < self.max_move * (1 + 0.3 * (gap - 1)):
-                    cost[i, j] = move + (1.0 - iou(track.last.bbox, face.bbox))
+                cost[i, j] = self.link_cost(track, face, frame_index)
         assigned: dict[int, Track] = {}
         if cost.size and np.isfinite(cost).any():
-            rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e6))
+            rows, cols = min_cost_pairs(np.where(np.isfinite(cost), cost, 1e6))
             for r, c in zip(rows, cols, strict=True):
                 if np.isfinite(cost[r, c]):
                     assigned[c] = self._live[r]

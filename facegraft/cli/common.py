@@ -29,6 +29,7 @@ def add_option_flags(parser: argparse.ArgumentParser, groups: tuple[str, ...] | 
         hint = hints[f.name]
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         help_text = meta["help"] + (f" (default: {default})" if default not in (None, (), "") else "")
+        help_text = help_text.replace("%", "%%")  # argparse %-formats help strings
         if hint is bool:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
             continue

@@ -52,9 +52,15 @@ def lab_stats(lab: np.ndarray, mask: np.ndarray) -> ColourStats:
     return ColourStats(sel.mean(0), sel.std(0) + 1e-3)
 
 
-def match_histograms(rgb: np.ndarray, reference: np.ndarray, mask: np.ndarray, ref_mask: np.ndarray) -> np.ndarray:
-    """Per-channel histogram matching inside masks (the ``histogram`` colour mode)."""
-    out = rgb.copy()
+def match_histograms(rgb: np.ndarray, reference: np.ndarray, mask: np.ndarray, ref_mask: np.ndarray,
+                     apply_to: np.ndarray | None = None) -> np.ndarray:
+    """Per-channel histogram matching inside masks (the ``histogram`` colour mode).
+
+    The look-up tables are learnt from ``rgb`` and applied to ``apply_to``
+    (default ``rgb``): a full-resolution copy of the same picture.
+    """
+    target = rgb if apply_to is None else apply_to
+    out = np.ascontiguousarray(target[..., :3])
     for c in range(3):
         src_vals = rgb[..., c][mask]
         ref_vals = reference[..., c][ref_mask]
@@ -63,7 +69,7 @@ def match_histograms(rgb: np.ndarray, reference: np.ndarray, mask: np.ndarray, r
         s_hist = np.bincount(src_vals, minlength=256).cumsum() / len(src_vals)
         r_hist = np.bincount(ref_vals, minlength=256).cumsum() / len(ref_vals)
         lut = np.clip(np.searchsorted(r_hist, s_hist), 0, 255).astype(np.uint8)
-        out[..., c] = lut[rgb[..., c]]
+        out[..., c] = lut[target[..., c]]
     return out
 
 
@@ -90,43 +96,59 @@ def masked_blur(channel: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarr
     return num / np.maximum(den, 1e-3)
 
 
-def correct(warped: np.ndarray, target: np.ndarray, inside: np.ndarray, *, sigma: float, spread: float = 0.5,
-            smooth: Callable[[ColourStats, ColourStats], tuple[ColourStats, ColourStats]] | None = None
-            ) -> np.ndarray:
-    """The ``lab`` colour mode: statistics transfer plus the target's low-frequency shading.
+@dataclass(frozen=True, slots=True)
+class LabInputs:
+    """What the ``lab`` transfer needs from one frame, before the statistics are smoothed.
 
-    Args:
-        warped: RGB uint8 warped source texture (region).
-        target: RGB uint8 frame region.
-        inside: bool mask of the face where statistics are taken.
-        sigma: shading low-pass scale in pixels (0 turns shading matching off).
-        spread: fraction of the standard-deviation ratio applied (see :func:`transfer`).
-        smooth: maps this frame's (source, target) statistics to the ones to
-            use, e.g. a per-track moving average.
+    Everything here is per frame and stateless (computed while the previous
+    frame is finished); :func:`apply_lab` then needs only cheap per-pixel work.
 
-    Works on OpenCV's 8-bit LAB: the per-channel affine transfer is a float
-    look-up table (one ``cv2.LUT``), and the shading field is computed on a
-    reduced copy and added once, so the full-resolution work is a handful of
-    vectorised passes.
+    Attributes:
+        source: statistics of the warped texture inside the face.
+        target: statistics of the target inside the face.
+        lab: the full-resolution warped texture in 8-bit LAB.
+        shade_source: masked low-pass of the warped texture (reduced), or None.
+        shade_target: masked low-pass of the target (reduced), or None.
+    """
+
+    source: ColourStats
+    target: ColourStats
+    lab: np.ndarray
+    shade_source: np.ndarray | None
+    shade_target: np.ndarray | None
+
+
+def prepare_lab(warped: np.ndarray, target: np.ndarray, inside: np.ndarray, *, sigma: float,
+                full: np.ndarray | None = None) -> LabInputs:
+    """Statistics and low-pass shading of one frame (see :func:`correct` for the arguments).
+
+    The shading low-pass is linear, so the source's is taken before the
+    transfer and the transfer applied to it afterwards (``blur(a*r + o) = r*blur(a) + o``).
     """
     w8 = cv2.cvtColor(warped, cv2.COLOR_RGB2LAB)
     t8 = cv2.cvtColor(target, cv2.COLOR_RGB2LAB)
-    s_stats, t_stats = lab_stats(w8, inside), lab_stats(t8, inside)
-    if smooth is not None:
-        s_stats, t_stats = smooth(s_stats, t_stats)
-    ratio = ((t_stats.std / s_stats.std) ** spread).astype(np.float32)
-    offset = (t_stats.mean - s_stats.mean * ratio).astype(np.float32)
-    lut = (np.arange(256, dtype=np.float32)[:, None] * ratio + offset).reshape(256, 1, 3)
-    out = cv2.LUT(w8, lut)
+    lab = w8 if full is None else cv2.cvtColor(full, cv2.COLOR_RGB2LAB)
+    shade_a = shade_b = None
     if sigma > 0:
-        h, w = inside.shape
         f = max(1, int(sigma / 3.0))
         m = shrink(inside.astype(np.float32), f)
-        a = shrink(w8, f).astype(np.float32) * ratio + offset
-        b = shrink(t8, f).astype(np.float32)
-        diff = np.empty_like(a)
+        a, b = shrink(w8, f).astype(np.float32), shrink(t8, f).astype(np.float32)
+        shade_a, shade_b = np.empty_like(a), np.empty_like(b)
         for c in range(3):
-            diff[..., c] = masked_blur(b[..., c], m, sigma / f) - masked_blur(a[..., c], m, sigma / f)
+            shade_a[..., c] = masked_blur(a[..., c], m, sigma / f)
+            shade_b[..., c] = masked_blur(b[..., c], m, sigma / f)
+    return LabInputs(lab_stats(w8, inside), lab_stats(t8, inside), lab, shade_a, shade_b)
+
+
+def apply_lab(inputs: LabInputs, source: ColourStats, target: ColourStats, *, spread: float = 0.5) -> np.ndarray:
+    """The transfer with the given (smoothed) statistics, plus the bounded shading; RGB uint8 at full size."""
+    ratio = ((target.std / source.std) ** spread).astype(np.float32)
+    offset = (target.mean - source.mean * ratio).astype(np.float32)
+    lut = (np.arange(256, dtype=np.float32)[:, None] * ratio + offset).reshape(256, 1, 3)
+    out = cv2.LUT(inputs.lab, lut)
+    if inputs.shade_source is not None and inputs.shade_target is not None:
+        h, w = out.shape[:2]
+        diff = inputs.shade_target - (inputs.shade_source * ratio + offset)
         # A bounded correction: lighting, not the target's own features. A
         # glossy make-up highlight on the target's nose would otherwise be
         # added on top of the source's and burn out to white.
@@ -139,3 +161,32 @@ def correct(warped: np.ndarray, target: np.ndarray, inside: np.ndarray, *, sigma
     light[over] = KNEE + (255.0 - KNEE) * np.tanh((light[over] - KNEE) / (255.0 - KNEE))
     np.clip(out, 0, 255, out=out)
     return cv2.cvtColor(out.astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+def correct(warped: np.ndarray, target: np.ndarray, inside: np.ndarray, *, sigma: float, spread: float = 0.5,
+            smooth: Callable[[ColourStats, ColourStats], tuple[ColourStats, ColourStats]] | None = None,
+            full: np.ndarray | None = None) -> np.ndarray:
+    """The ``lab`` colour mode: statistics transfer plus the target's low-frequency shading.
+
+    Args:
+        warped: RGB uint8 warped source texture (region).
+        target: RGB uint8 frame region.
+        inside: bool mask of the face where statistics are taken.
+        sigma: shading low-pass scale in pixels (0 turns shading matching off).
+        spread: fraction of the standard-deviation ratio applied (see :func:`transfer`).
+        smooth: maps this frame's (source, target) statistics to the ones to
+            use, e.g. a per-track moving average.
+        full: the same warped picture at a higher resolution (RGB or RGBA):
+            statistics and shading are learnt on the reduced inputs and the
+            correction is applied to this one (returned at its size).
+
+    Works on OpenCV's 8-bit LAB: the per-channel affine transfer is a float
+    look-up table (one ``cv2.LUT``), and the shading field is computed on a
+    reduced copy and added once, so the full-resolution work is a handful of
+    vectorised passes. It is :func:`prepare_lab` then :func:`apply_lab`.
+    """
+    inputs = prepare_lab(warped, target, inside, sigma=sigma, full=full)
+    s_stats, t_stats = inputs.source, inputs.target
+    if smooth is not None:
+        s_stats, t_stats = smooth(s_stats, t_stats)
+    return apply_lab(inputs, s_stats, t_stats, spread=spread)

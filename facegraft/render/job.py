@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from ..options import SwapOptions
+from ..planstore import PlanView
 from ..temporal import PlannedFace
-from .renderer import FaceRenderer, TrackState
+from .renderer import FaceRenderer, Layer, TrackState
 from .source import PreparedSource
+
+if TYPE_CHECKING:
+    from ..media.reader import VideoFrame
 
 
 class FrameSink(Protocol):
@@ -31,17 +36,27 @@ class FrameSink(Protocol):
 
 @dataclass
 class RenderJob:
-    """All a worker needs to render any part of a video."""
+    """All a worker needs to render any part of a video.
+
+    ``plan`` is a :class:`~facegraft.planstore.PlanStore` (the pipeline's: on
+    disk, read frame by frame) or any dict ``{frame: [PlannedFace]}``; a store
+    pickles as such a dict, so a worker gets its slice of the plan in memory.
+    """
 
     target: Path
     sources: list[PreparedSource]
-    plan: dict[int, list[PlannedFace]]
+    plan: dict[int, list[PlannedFace]] | PlanView
     options: SwapOptions
 
     def slice(self, start: int, end: int) -> RenderJob:
-        """The same job with only the plan of frames ``[start, end)`` (less to ship to a worker)."""
-        return RenderJob(self.target, self.sources, {k: v for k, v in self.plan.items() if start <= k < end},
-                         self.options)
+        """The same job with only the plan of frames ``[start, end)`` (less to ship to a worker).
+
+        A store's slice is a window on its file: nothing is read until it is rendered or pickled.
+        """
+        plan = self.plan
+        part = plan.window(start, end) if isinstance(plan, PlanView) else {k: v for k, v in plan.items()
+                                                                           if start <= k < end}
+        return RenderJob(self.target, self.sources, part, self.options)
 
 
 @dataclass
@@ -74,24 +89,52 @@ def render_range(job: RenderJob, sink: FrameSink, start: int = 0, end: int | Non
     states: dict[int, TrackState] = {}
     result = RangeResult()
     first = max(0, start - warmup)
-    with VideoReader(job.target, start=first, end=end) as reader:
+
+    def prepare(image: np.ndarray, index: int) -> list[tuple[PlannedFace, Layer | None]]:
+        return [(p, renderer.prepare(image, p.landmarks, job.sources[p.source_index], base=p.base))
+                for p in job.plan.get(index, ())]
+
+    def finish(frame: VideoFrame, image: np.ndarray, layers: list[tuple[PlannedFace, Layer | None]]) -> None:
+        t = time.perf_counter()
+        swapped = False
+        for planned, layer in layers:
+            state = states.setdefault(planned.track_id, TrackState())
+            swapped |= layer is not None and renderer.finish(image, layer, state)
+        t2 = time.perf_counter()
+        result.render_s += t2 - t
+        if frame.index < start:
+            return
+        sink.write(image, pts=frame.pts, time_base=frame.time_base)
+        result.encode_s += time.perf_counter() - t2
+        result.frames += 1
+        if swapped:
+            result.frames_swapped += 1
+        if tick is not None:
+            tick(result.frames)
+
+    # Two stages: the geometry of frame n+1 (stateless: raster, texture, mask)
+    # is prepared in a thread while frame n gets its colour (per-track state,
+    # so strictly in order), is blended and handed to the encoder. OpenCV and
+    # numpy release the GIL, so the two overlap on two cores.
+    with VideoReader(job.target, start=first, end=end) as reader, ThreadPoolExecutor(1) as pool:
+        pending: tuple[VideoFrame, np.ndarray, Future[list[tuple[PlannedFace, Layer | None]]]] | None = None
         for frame in reader:
-            t = time.perf_counter()
             image = frame.image if frame.image.flags.writeable else frame.image.copy()
-            swapped = False
-            for planned in job.plan.get(frame.index, ()):
-                state = states.setdefault(planned.track_id, TrackState())
-                swapped |= renderer.render(image, planned.landmarks, job.sources[planned.source_index], state,
-                                           base=planned.base)
-            t2 = time.perf_counter()
-            result.render_s += t2 - t
-            if frame.index < start:
-                continue
-            sink.write(image, pts=frame.pts, time_base=frame.time_base)
-            result.encode_s += time.perf_counter() - t2
-            result.frames += 1
-            if swapped:
-                result.frames_swapped += 1
-            if tick is not None:
-                tick(result.frames)
+            t = time.perf_counter()
+            job_next = pool.submit(prepare, image, frame.index)
+            result.render_s += time.perf_counter() - t
+            if pending is not None:
+                _finish_pending(pending, finish, result)
+            pending = (frame, image, job_next)
+        if pending is not None:
+            _finish_pending(pending, finish, result)
     return result
+
+
+def _finish_pending(pending: tuple[VideoFrame, np.ndarray, Future[list[tuple[PlannedFace, Layer | None]]]],
+                    finish: Callable[..., None], result: RangeResult) -> None:
+    frame, image, future = pending
+    t = time.perf_counter()
+    layers = future.result()  # waiting for the preparing thread counts as render time
+    result.render_s += time.perf_counter() - t
+    finish(frame, image, layers)

@@ -20,24 +20,16 @@ def _poly(mask: np.ndarray, pts: np.ndarray, ring: tuple[int, ...], value: float
 
 
 def face_mask(local_pts: np.ndarray, topology: MeshTopology, size: tuple[int, int], covered: np.ndarray,
-              *, erode_px: float, blur_px: float, keep_eyes: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The blend weight of the new face and the weight of the kept target holes.
-
-    Multi-band blending lets low frequencies leak into a narrow hole such as
-    the mouth, so the holes are returned separately and composited back
-    sharply after blending.
+              *, erode_px: float, blur_px: float) -> np.ndarray:
+    """The blend weight of the new face: the outline, eroded and feathered (float32 HxW in [0, 1]).
 
     Args:
         local_pts: (478, 2+) target landmarks in region coordinates.
-        topology: mesh topology (outline, mouth and eye rings).
+        topology: mesh topology (outline ring).
         size: (height, width) of the region.
         covered: bool HxW, pixels the warped texture covers.
         erode_px: erosion of the outline, pixels.
         blur_px: feather width, pixels.
-        keep_eyes: also keep the target's eyes.
-
-    Returns:
-        (alpha, hole), both float32 HxW in [0, 1].
     """
     h, w = size
     # Erosion and feathering are low-frequency: do them on a reduced copy.
@@ -54,13 +46,36 @@ def face_mask(local_pts: np.ndarray, topology: MeshTopology, size: tuple[int, in
     if blur_px / f >= 1:
         mask = cv2.GaussianBlur(mask, (0, 0), blur_px / f / 2.0)
     mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
-    # Holes (mouth, eyes) are cut at full resolution with a narrow feather.
-    hole = np.zeros((h, w), np.float32)
-    _poly(hole, local_pts, topology.mouth_inner, 1.0)
-    if keep_eyes:
-        _poly(hole, local_pts, topology.left_eye, 1.0)
-        _poly(hole, local_pts, topology.right_eye, 1.0)
-    if hole.any():
-        hole = cv2.GaussianBlur(hole, (0, 0), max(0.8, blur_px / 8.0))
-        mask = np.minimum(mask, 1.0 - hole)
-    return np.clip(mask, 0.0, 1.0), hole
+    return np.clip(mask, 0.0, 1.0, out=mask)
+
+
+def mask_holes(local_pts: np.ndarray, topology: MeshTopology, size: tuple[int, int], *, blur_px: float,
+               keep_eyes: bool) -> tuple[np.ndarray | None, tuple[int, int, int, int]]:
+    """Where the target's own face is kept (mouth opening, eyes if asked), at full resolution.
+
+    Multi-band blending lets low frequencies leak into a narrow hole such as
+    the mouth, so the holes are cut with a narrow feather and composited back
+    sharply after blending. Only the box around the holes is computed.
+
+    Returns:
+        (hole weight float32 in [0, 1] for the box, or None when there is no
+        hole; the box (x0, y0, x1, y1) in region pixels).
+    """
+    h, w = size
+    rings = [topology.mouth_inner] + ([topology.left_eye, topology.right_eye] if keep_eyes else [])
+    pts = local_pts[[i for ring in rings for i in ring], :2]
+    sigma = max(0.8, blur_px / 8.0)
+    pad = int(3 * sigma) + 2
+    x0, y0 = max(0, int(pts[:, 0].min()) - pad), max(0, int(pts[:, 1].min()) - pad)
+    x1, y1 = min(w, int(pts[:, 0].max()) + pad + 1), min(h, int(pts[:, 1].max()) + pad + 1)
+    box = (x0, y0, x1, y1)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None, box
+    hole = np.zeros((y1 - y0, x1 - x0), np.float32)
+    shifted = local_pts[:, :2] - np.array([x0, y0])
+    for ring in rings:
+        _poly(hole, shifted, ring, 1.0)
+    if not hole.any():
+        return None, box
+    hole = cv2.GaussianBlur(hole, (0, 0), sigma)
+    return np.minimum(hole, 1.0, out=hole), box

@@ -11,20 +11,61 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from ..options import SwapOptions
 from . import colour as col
 from .blend import BLENDERS, feather
-from .masks import face_mask
+from .masks import face_mask, mask_holes
 from .source import PreparedSource
 from .topology import MeshTopology, mesh_topology
-from .warp import raster_triangles, visible_order, warp_texture
+from .warp import raster_triangles, texture_maps, visible_order, warp_texture
+
+#: Smallest work scale: below it a tiny source photo would make the mask and mesh edges coarse.
+MIN_WORK_SCALE = 0.3
+#: The texture maps, mask and colour statistics are computed on a grid this many times coarser...
+MAP_STEP = 2
+#: ...when the face region is at least this many grid cells across.
+MIN_GRID = 96
 
 
 def colour_weight(smoothing: float) -> float:
     """Weight of a new frame's colour statistics in the per-track moving average (1: no smoothing)."""
     return 1.0 - 0.85 * smoothing
+
+
+@dataclass
+class Layer:
+    """A face prepared for painting (:meth:`FaceRenderer.prepare`): everything but colour and blend.
+
+    Attributes:
+        small: RGBA warped texture on the coarse grid (colour statistics).
+        full: RGBA warped texture at the work resolution (painted).
+        alpha: blend weight on the coarse grid.
+        alpha_full: blend weight at frame resolution over ``region``.
+        target: the frame region on the coarse grid.
+        covered: uint8 coverage of the mesh on the coarse grid (255 = covered).
+        region: (x0, y0, x1, y1) frame rectangle.
+        hole: weight of the kept mouth/eyes over ``box`` (None: none).
+        box: (x0, y0, x1, y1) of ``hole`` in region pixels.
+        kept: the region with the target's mouth warped to the new lips (None: the frame's own).
+        rgb: the colour-corrected texture when no per-track state is involved (``histogram``, ``none``).
+        lab: the ``lab`` transfer's per-frame inputs, finished with the track's smoothed statistics.
+    """
+
+    small: np.ndarray
+    full: np.ndarray
+    alpha: np.ndarray
+    alpha_full: np.ndarray
+    target: np.ndarray
+    covered: np.ndarray
+    region: tuple[int, int, int, int] = (0, 0, 0, 0)
+    hole: np.ndarray | None = None
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)
+    kept: np.ndarray | None = None
+    rgb: np.ndarray | None = None
+    lab: col.LabInputs | None = None
 
 
 @dataclass
@@ -51,6 +92,10 @@ class FaceRenderer:
         self._colour_alpha = colour_weight(self.options.smoothing)
         #: Lighting below this fraction of the face size is taken from the target.
         self.shading_sigma = 0.08
+        #: Coarse-grid step for maps, mask and colour statistics (1: all at full resolution).
+        self.map_step = MAP_STEP
+        #: Build the new face at the source photo's resolution when the target face is larger.
+        self.match_source_detail = True
 
     def region(self, landmarks: np.ndarray, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
         """The frame rectangle the face is rendered in (face box + feather margin)."""
@@ -79,50 +124,141 @@ class FaceRenderer:
         Returns:
             True when a face was painted (False if it was off-frame or degenerate).
         """
+        layer = self.prepare(frame, landmarks, source, base=base)
+        return layer is not None and self.finish(frame, layer, state)
+
+    def prepare(self, frame: np.ndarray, landmarks: np.ndarray, source: PreparedSource, *,
+                base: np.ndarray | None = None) -> Layer | None:
+        """The stateless part of :meth:`render`: geometry, texture, mask (None when nothing to paint).
+
+        It only reads ``frame``, so a pipeline can prepare the next frame
+        while the current one is finished (see :func:`~facegraft.render.job.render_range`).
+        """
         region = self.region(landmarks, frame.shape)
         if region is None:
-            return False
+            return None
         x0, y0, x1, y1 = region
         h, w = y1 - y0, x1 - x0
+        target = frame[y0:y1, x0:x1]
+        face_w = float(np.ptp(landmarks[:, 0]))
+        scale = self.work_scale(source, face_w)
         local = landmarks.astype(np.float64).copy()
         local[:, 0] -= x0
         local[:, 1] -= y0
-        tris = source.triangles
-        tri_ids = raster_triangles(local, tris, (h, w), visible_order(local, tris))
-        face_w = float(np.ptp(landmarks[:, 0]))
-        photos = np.unique(source.owner)
-        if len(photos) == 1:
-            texture, tex_pts = source.texture_for(int(photos[0]), face_w)
-            warped, tri_ids = warp_texture(texture, tex_pts, landmarks, tris, region, tri_ids=tri_ids)
+        if scale < 1.0:
+            # The new face has no more detail than its source photo: build it
+            # at that resolution and upsample once, so a large target face
+            # costs what the photo's face costs. The frame stays full resolution.
+            ws, hs = max(8, round(w * scale)), max(8, round(h * scale))
+            small = cv2.resize(target, (ws, hs), interpolation=cv2.INTER_AREA)
+            layer = self._layer(small, local * np.array([ws / w, hs / h, scale]), source, face_w * scale)
         else:
-            warped = np.zeros((h, w, 4), np.uint8)
-            for photo in photos:
-                # Each triangle takes its texture from the photo that sees it best.
-                texture, tex_pts = source.texture_for(int(photo), face_w)
-                ids = np.where(source.owner[np.maximum(tri_ids, 0)] == photo, tri_ids, -1)
-                part, ids_out = warp_texture(texture, tex_pts, landmarks, tris, region, tri_ids=ids)
-                sel = ids_out >= 0
-                warped[sel] = part[sel]
-        covered = tri_ids >= 0
-        if np.count_nonzero(covered) < 64:
-            return False
-        size = max(w, h)
-        alpha, hole = face_mask(local, self.topology, (h, w), covered, erode_px=self.options.mask_erode * size,
-                                blur_px=self.options.mask_blur * size, keep_eyes=self.options.keep_eyes)
-        # Where the source photo shows hair or a hand instead of face, the target's own face stays.
-        alpha *= warped[..., 3].astype(np.float32) * (1.0 / 255.0)
-        warped = np.ascontiguousarray(warped[..., :3])
+            layer = self._layer(target, local, source, face_w)
+        if layer is None:
+            return None
+        layer.region = region
+        if scale < 1.0:
+            layer.alpha_full = cv2.resize(layer.alpha_full, (w, h), interpolation=cv2.INTER_LINEAR)
+        layer.hole, layer.box = mask_holes(local, self.topology, (h, w), blur_px=self.options.mask_blur * max(w, h),
+                                           keep_eyes=self.options.keep_eyes)
+        if layer.hole is not None and base is not None:
+            layer.kept = self._kept(target, base, landmarks, region, source.triangles)
+        self._prepare_colour(layer)
+        return layer
+
+    def finish(self, frame: np.ndarray, layer: Layer, state: TrackState | None = None) -> bool:
+        """The stateful part of :meth:`render`: colour (smoothed per track), blend, paint into ``frame``."""
+        x0, y0, x1, y1 = layer.region
+        h, w = y1 - y0, x1 - x0
         target = frame[y0:y1, x0:x1]
-        warped = self._colour(warped, target, alpha, state)
-        # Outside the mesh the overlay is the frame itself, so the pyramid's
-        # coarse levels never mix black (or uncorrected texture) into the seam.
-        np.copyto(warped, target, where=~covered[..., None])
+        warped = layer.rgb if layer.lab is None else self._finish_colour(layer.lab, state)
+        if warped.shape[:2] != (h, w):
+            warped = cv2.resize(warped, (w, h), interpolation=cv2.INTER_LINEAR)
+        alpha = layer.alpha_full
+        if self.options.blend != "feather":
+            # Outside the mesh the overlay is the frame itself, so the pyramid's
+            # coarse levels never mix black (or uncorrected texture) into the seam.
+            # Only pixels whose coarse neighbours are all covered count: the maps are undefined past the mesh edge.
+            covered = cv2.resize(layer.covered, (w, h), interpolation=cv2.INTER_LINEAR) > 250
+            np.copyto(warped, target, where=~covered[..., None])
+        hole, box = layer.hole, layer.box
+        if hole is not None:
+            # The mouth (and eyes if kept) is the target's: cut from the new face's weight, and
+            # composited back sharply after blending (a pyramid would leak into a narrow hole).
+            sub = (slice(box[1], box[3]), slice(box[0], box[2]))
+            in_face = alpha[sub] > 0
+            np.minimum(alpha[sub], 1.0 - hole, out=alpha[sub])
         blended = self._blend(target, warped, alpha)
-        if hole.any():
-            kept = target if base is None else self._kept(target, base, landmarks, region, tris)
-            blended = feather(blended, kept, np.minimum(hole, 1.0) * (alpha > 0))
+        if hole is not None:
+            kept = target if layer.kept is None else layer.kept
+            blended[sub] = feather(blended[sub], kept[sub], hole * in_face)
         frame[y0:y1, x0:x1] = blended
         return True
+
+    def work_scale(self, source: PreparedSource, face_width: float) -> float:
+        """Scale at which the new face is built: the source photo's face width over the target's (<= 1)."""
+        if not self.match_source_detail:
+            return 1.0
+        photo_w = max(levels[0].face_width for levels in source.levels)
+        scale = photo_w / max(face_width, 1.0)
+        return 1.0 if scale >= 0.9 else max(MIN_WORK_SCALE, scale)
+
+    def _layer(self, target: np.ndarray, local: np.ndarray, source: PreparedSource, face_w: float) -> Layer | None:
+        """The warped new face over ``target`` (before colour), its blend weight and coverage.
+
+        The triangle raster, texture maps, mask and colour statistics are
+        smooth or piecewise-linear, so they are computed on a grid ``step``
+        times coarser and interpolated; only the texture sampling, the colour
+        look-up and the blend run at full resolution. The texture maps are
+        continuous across shared triangle edges, so interpolating them is
+        exact inside a triangle and off by well under a pixel elsewhere.
+        """
+        h, w = target.shape[:2]
+        step = self.map_step if min(h, w) >= self.map_step * MIN_GRID else 1
+        hg, wg = h // step, w // step
+        grid = local.copy()
+        grid[:, 0] = (local[:, 0] + 0.5) * (wg / w) - 0.5
+        grid[:, 1] = (local[:, 1] + 0.5) * (hg / h) - 0.5
+        tris = source.triangles
+        tri_ids = raster_triangles(grid, tris, (hg, wg), visible_order(grid, tris))
+        if np.count_nonzero(tri_ids >= 0) < 64 // (step * step):
+            return None
+        photos = np.unique(source.owner)
+        small = np.zeros((hg, wg, 4), np.uint8)
+        full = small if step == 1 else np.zeros((h, w, 4), np.uint8)
+        covered = np.zeros((hg, wg), bool)
+        for photo in photos:
+            # Each triangle takes its texture from the photo that sees it best. The maps span the
+            # whole mesh (continuous, so safe to interpolate); the first photo fills everything and
+            # the others overwrite what they own, so no pixel at an owner switch is left unset.
+            texture, tex_pts = source.texture_for(int(photo), face_w)
+            map_x, map_y, mine = texture_maps(grid, tex_pts, tris, tri_ids)
+            covered |= mine
+            if len(photos) > 1:
+                mine &= source.owner[np.maximum(tri_ids, 0)] == photo
+            part = cv2.remap(texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            np.copyto(small, part, where=mine[..., None])
+            if step > 1:
+                map_x = cv2.resize(map_x, (w, h), interpolation=cv2.INTER_LINEAR)
+                map_y = cv2.resize(map_y, (w, h), interpolation=cv2.INTER_LINEAR)
+                part = cv2.remap(texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                if photo == photos[0]:
+                    full = part
+                else:
+                    sel = cv2.resize(mine.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+                    np.copyto(full, part, where=sel[..., None].view(bool))
+        size = max(wg, hg)
+        alpha = face_mask(grid, self.topology, (hg, wg), covered, erode_px=self.options.mask_erode * size,
+                          blur_px=self.options.mask_blur * size)
+        # Where the source photo shows hair or a hand instead of face, the target's own face stays.
+        alpha *= small[..., 3].astype(np.float32) * (1.0 / 255.0)
+        if step > 1:
+            target_g = cv2.resize(target[: hg * step, : wg * step], (wg, hg), interpolation=cv2.INTER_AREA)
+            alpha_full = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)
+        else:
+            # A copy: a pipeline paints the frame while this layer waits to be finished.
+            target_g, alpha_full = target.copy(), alpha
+        return Layer(small, full, alpha, alpha_full, target_g, covered.view(np.uint8) * np.uint8(255))
 
     def _kept(self, target: np.ndarray, base: np.ndarray, landmarks: np.ndarray,
               region: tuple[int, int, int, int], tris: np.ndarray) -> np.ndarray:
@@ -151,22 +287,26 @@ class FaceRenderer:
         np.copyto(view, warped, where=(ids >= 0)[..., None])
         return out
 
-    def _colour(self, warped: np.ndarray, target: np.ndarray, alpha: np.ndarray,
-                state: TrackState | None) -> np.ndarray:
+    def _prepare_colour(self, layer: Layer) -> None:
+        """The per-frame part of the colour transfer, learnt on the coarse grid (sets ``rgb`` or ``lab``)."""
         mode = self.options.colour
-        inside = alpha > 0.5
+        inside = layer.alpha > 0.5
         if mode == "none" or np.count_nonzero(inside) < 32:
-            return warped
+            layer.rgb = cv2.cvtColor(layer.full, cv2.COLOR_RGBA2RGB)
+            return
+        warped = cv2.cvtColor(layer.small, cv2.COLOR_RGBA2RGB)
         if mode == "histogram":
-            return col.match_histograms(warped, target, inside, inside)
-        smooth = None
+            layer.rgb = col.match_histograms(warped, layer.target, inside, inside, apply_to=layer.full)
+            return
+        sigma = self.shading_sigma * float(max(inside.shape))
+        layer.lab = col.prepare_lab(warped, layer.target, inside, sigma=sigma, full=layer.full)
+
+    def _finish_colour(self, lab: col.LabInputs, state: TrackState | None) -> np.ndarray:
+        """The ``lab`` transfer with the track's moving-average statistics (this frame's without a state)."""
+        s_stats, t_stats = lab.source, lab.target
         if state is not None:
             a = self._colour_alpha
-
-            def smooth(s_stats: col.ColourStats, t_stats: col.ColourStats) -> tuple[col.ColourStats, col.ColourStats]:
-                state.source_stats = s_stats if state.source_stats is None else state.source_stats.blend(s_stats, a)
-                state.target_stats = t_stats if state.target_stats is None else state.target_stats.blend(t_stats, a)
-                return state.source_stats, state.target_stats
-
-        sigma = self.shading_sigma * float(max(alpha.shape))
-        return col.correct(warped, target, inside, sigma=sigma, spread=0.5, smooth=smooth)
+            s_stats = s_stats if state.source_stats is None else state.source_stats.blend(s_stats, a)
+            t_stats = t_stats if state.target_stats is None else state.target_stats.blend(t_stats, a)
+            state.source_stats, state.target_stats = s_stats, t_stats
+        return col.apply_lab(lab, s_stats, t_stats, spread=0.5)

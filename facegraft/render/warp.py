@@ -54,8 +54,10 @@ def raster_triangles(dst: np.ndarray, triangles: np.ndarray, size: tuple[int, in
     h, w = size
     ids = np.full((h, w), -1, np.int32)
     pts = np.round(dst[:, :2] * 16).astype(np.int32)  # 4 bits of sub-pixel precision
-    for t in range(len(triangles)) if order is None else order:
-        cv2.fillConvexPoly(ids, pts[triangles[t]], int(t), lineType=cv2.LINE_8, shift=4)
+    order = np.arange(len(triangles)) if order is None else order
+    # One gather for all polygons: the loop then only calls OpenCV (~900 calls a face).
+    for t, poly in zip(order.tolist(), pts[triangles[order]], strict=True):
+        cv2.fillConvexPoly(ids, poly, t, lineType=cv2.LINE_8, shift=4)
     return ids
 
 
@@ -91,7 +93,29 @@ def warp_texture(src_image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray
     local[:, 1] -= y0
     if tri_ids is None:
         tri_ids = raster_triangles(local, triangles, (h, w), visible_order(local, triangles))
-    mats, ok = triangle_affines(local, src_pts, triangles)
+    map_x, map_y, covered = texture_maps(local, src_pts, triangles, tri_ids)
+    warped = cv2.remap(src_image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return warped, np.where(covered, tri_ids, -1)
+
+
+def texture_maps(dst_pts: np.ndarray, src_pts: np.ndarray, triangles: np.ndarray, tri_ids: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-pixel texture coordinates (``cv2.remap`` maps) of a triangle raster.
+
+    Args:
+        dst_pts: (N, 2+) vertex positions in the raster's pixels.
+        src_pts: (N, 2+) vertex positions in the texture.
+        triangles: (T, 3) triangles.
+        tri_ids: (h, w) triangle raster (-1 where none).
+
+    Returns:
+        (map_x, map_y, covered): float32 maps (-1 outside) and where a
+        well-conditioned triangle covers the pixel. The map is continuous
+        across shared triangle edges, so it can be computed on a coarse grid
+        and interpolated (see the renderer).
+    """
+    h, w = tri_ids.shape
+    mats, ok = triangle_affines(dst_pts, src_pts, triangles)
     covered = tri_ids >= 0
     ids = np.where(covered, tri_ids, 0)
     covered &= ok[ids]
@@ -104,5 +128,4 @@ def warp_texture(src_image: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray
     map_y = np.take(lut[:, 1], ids) * xs + np.take(lut[:, 3], ids) * ys + np.take(lut[:, 5], ids)
     map_x[~covered] = -1.0
     map_y[~covered] = -1.0
-    warped = cv2.remap(src_image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return warped, np.where(covered, tri_ids, -1)
+    return map_x, map_y, covered

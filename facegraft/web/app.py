@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 TITLE = "facegraft: put a face from photos into a video"
 INTRO = ("Upload one or more photos of a face and a target video or image, pick who to replace in the "
          "face gallery, preview a frame, then **Swap**. Everything runs on this server's CPU; your files "
-         "are private to this browser tab and deleted when you close it.")
+         "are private to this browser tab; its folder is deleted when you close it, and the server's "
+         "cached copies within about an hour.")
 CSS = "#faces .caption-label {font-size: 0.8rem} #status {min-height: 2.5em}"
 
 

@@ -333,7 +333,7 @@ class Handlers:
             with self.models.borrow() as models:
                 report = run_reporting(
                     lambda cb: swap_video(list(plan.sources), target, output, options, models=models,
-                                          progress=cb, cancel=session.cancel),
+                                          progress=cb, cancel=session.cancel, analysis=session.analysis),
                     lambda p: progress((p.done, p.total or None), desc=progress_text(p), unit="frames"))
         except FacegraftError:
             session.drop_job(job)
