@@ -283,7 +283,12 @@ def test_app_builds_with_example_and_cleans_up(tmp_path: Path) -> None:
                         if isinstance(getattr(fn.fn, "__self__", None), Handlers))
         session = handlers.jobs.session("tab")
         session.new_job()
-        handlers.unload(SimpleNamespace(session_hash="tab"))  # the tab closed
+        tab = SimpleNamespace(session_hash="tab")
+        # Cancel with nothing running says so (instead of a "Cancelling…" that never ends) and arms nothing.
+        assert handlers.cancel(tab).startswith("Nothing to cancel") and not session.cancel.is_set()
+        session.running = True
+        assert handlers.cancel(tab) == "Cancelling…" and session.cancel.is_set()
+        handlers.unload(tab)  # the tab closed
         assert not session.dir.exists()
     finally:
         app.close()

@@ -189,13 +189,14 @@ def test_example_in_one_click_then_cancel_a_render(page: Any, server: tuple[str,
     url, app = server
     # The 50-frame example renders in ~2 s, shorter than a click's round trip under load: slow each
     # face down (the server runs in this process) so the cancel surely lands mid-render.
-    render = FaceRenderer.render
+    # (`prepare` is the per-face step every render goes through, stills and videos alike.)
+    prepare = FaceRenderer.prepare
 
-    def slow_render(self: Any, *args: Any, **kwargs: Any) -> bool:
+    def slow_prepare(self: Any, *args: Any, **kwargs: Any) -> Any:
         time.sleep(0.15)
-        return render(self, *args, **kwargs)
+        return prepare(self, *args, **kwargs)
 
-    monkeypatch.setattr(FaceRenderer, "render", slow_render)
+    monkeypatch.setattr(FaceRenderer, "prepare", slow_prepare)
     page.goto(url)
     expect(page.locator("#chosen")).to_contain_text("Person 0")
     page.locator("#swap").click()  # the preloaded example: one button gives a result

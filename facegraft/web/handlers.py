@@ -329,6 +329,7 @@ class Handlers:
         output = job / f"{Path(upload_name(target)).stem}-facegraft{suffix}"
         progress(0, desc="starting")
         started = time.perf_counter()
+        session.running = True
         try:
             with self.models.borrow() as models:
                 report = run_reporting(
@@ -344,6 +345,8 @@ class Handlers:
         except BaseException:
             session.drop_job(job)
             raise
+        finally:
+            session.running = False
         seconds = time.perf_counter() - started
         status = (f"Done in {seconds:.1f} s: {report.frames_swapped} of {report.frames} "
                   f"frame{'s' * (report.frames > 1)} swapped")
@@ -362,7 +365,10 @@ class Handlers:
 
     def cancel(self, request: gr.Request) -> str:
         """Cancel button: the running swap stops at its next frame and leaves nothing behind."""
-        self._session(request).cancel.set()
+        session = self._session(request)
+        if not session.running:
+            return "Nothing to cancel: no swap is running."
+        session.cancel.set()
         return "Cancelling…"
 
     def unload(self, request: gr.Request) -> None:

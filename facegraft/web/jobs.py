@@ -36,6 +36,7 @@ class Session:
         cancel: set by the Cancel button (or the tab closing) to stop the running swap.
         target: path of the target the analysis below belongs to.
         analysis: the face analysis of ``target`` (a ``VideoAnalysis``), or None.
+        running: a swap of this session is under way (what the Cancel button can stop).
     """
 
     id: str
@@ -43,6 +44,7 @@ class Session:
     cancel: threading.Event = field(default_factory=threading.Event)
     target: str | None = None
     analysis: Any = None
+    running: bool = False
     _jobs: list[Path] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
