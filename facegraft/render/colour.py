@@ -10,7 +10,6 @@ target. Statistics are smoothed over time by the renderer per track.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -120,10 +119,21 @@ class LabInputs:
 
 def prepare_lab(warped: np.ndarray, target: np.ndarray, inside: np.ndarray, *, sigma: float,
                 full: np.ndarray | None = None) -> LabInputs:
-    """Statistics and low-pass shading of one frame (see :func:`correct` for the arguments).
+    """The ``lab`` colour mode's per-frame part: statistics and low-pass shading.
 
+    Works on OpenCV's 8-bit LAB: :func:`apply_lab` then turns the (smoothed)
+    statistics into one float look-up table and adds the bounded shading
+    difference, so the full-resolution work is a handful of vectorised passes.
     The shading low-pass is linear, so the source's is taken before the
     transfer and the transfer applied to it afterwards (``blur(a*r + o) = r*blur(a) + o``).
+
+    Args:
+        warped: RGB uint8 warped source texture (region, possibly on a coarse grid).
+        target: RGB uint8 frame region, same size as ``warped``.
+        inside: bool mask of the face where statistics are taken.
+        sigma: shading low-pass scale in ``warped``'s pixels (0 turns shading matching off).
+        full: the same warped picture at a higher resolution (RGB or RGBA), which
+            :func:`apply_lab` corrects (default: ``warped``).
     """
     w8 = cv2.cvtColor(warped, cv2.COLOR_RGB2LAB)
     t8 = cv2.cvtColor(target, cv2.COLOR_RGB2LAB)
@@ -161,32 +171,3 @@ def apply_lab(inputs: LabInputs, source: ColourStats, target: ColourStats, *, sp
     light[over] = KNEE + (255.0 - KNEE) * np.tanh((light[over] - KNEE) / (255.0 - KNEE))
     np.clip(out, 0, 255, out=out)
     return cv2.cvtColor(out.astype(np.uint8), cv2.COLOR_LAB2RGB)
-
-
-def correct(warped: np.ndarray, target: np.ndarray, inside: np.ndarray, *, sigma: float, spread: float = 0.5,
-            smooth: Callable[[ColourStats, ColourStats], tuple[ColourStats, ColourStats]] | None = None,
-            full: np.ndarray | None = None) -> np.ndarray:
-    """The ``lab`` colour mode: statistics transfer plus the target's low-frequency shading.
-
-    Args:
-        warped: RGB uint8 warped source texture (region).
-        target: RGB uint8 frame region.
-        inside: bool mask of the face where statistics are taken.
-        sigma: shading low-pass scale in pixels (0 turns shading matching off).
-        spread: fraction of the standard-deviation ratio applied (see :func:`transfer`).
-        smooth: maps this frame's (source, target) statistics to the ones to
-            use, e.g. a per-track moving average.
-        full: the same warped picture at a higher resolution (RGB or RGBA):
-            statistics and shading are learnt on the reduced inputs and the
-            correction is applied to this one (returned at its size).
-
-    Works on OpenCV's 8-bit LAB: the per-channel affine transfer is a float
-    look-up table (one ``cv2.LUT``), and the shading field is computed on a
-    reduced copy and added once, so the full-resolution work is a handful of
-    vectorised passes. It is :func:`prepare_lab` then :func:`apply_lab`.
-    """
-    inputs = prepare_lab(warped, target, inside, sigma=sigma, full=full)
-    s_stats, t_stats = inputs.source, inputs.target
-    if smooth is not None:
-        s_stats, t_stats = smooth(s_stats, t_stats)
-    return apply_lab(inputs, s_stats, t_stats, spread=spread)
