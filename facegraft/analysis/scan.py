@@ -166,11 +166,11 @@ def stitch(first: Scan, second: Scan, frames: list[list[Face]], mid: int, *, max
         starting = sorted((t for t in second.tracker.tracks if t.first_frame <= mid + max_gap),
                           key=lambda t: t.first_frame)
         for track in starting:
-            head = frames[track.first_frame][[f.track_id for f in frames[track.first_frame]].index(track.id)]
-            best = min(ending, key=lambda t: rule.link_cost(t, head, track.first_frame), default=None)
-            if best is None or not np.isfinite(rule.link_cost(best, head, track.first_frame)):
+            head = next(f for f in frames[track.first_frame] if f.track_id == track.id)
+            costs = [rule.link_cost(t, head, track.first_frame) for t in ending]
+            if not costs or not np.isfinite(min(costs)):
                 continue
-            ending.remove(best)
+            best = ending.pop(int(np.argmin(costs)))
             rename[track.id] = best.id
             best.frames += track.frames
             best.last = track.last
