@@ -59,6 +59,7 @@ VARIANTS = {
     "default": {},
     "no_smoothing": {"smoothing": 0.0},
     "no_shape": {"shape_strength": 0.0},
+    "no_detail": {"detail_match": 0.0},
 }
 
 

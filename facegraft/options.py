@@ -61,12 +61,21 @@ class SwapOptions:
     shape_strength: float = _opt(
         0.8, "How far the inner face (eyes, nose, mouth proportions) moves toward the source's shape; "
         "0 keeps the target's shape.", label="Identity shape strength", lo=0.0, hi=1.0)
+    pose_check: bool = _opt(
+        True, "Render a few test frames of each replaced person, read the head pose back with the face mesh, and "
+        "hold back the mouth's vertical move if the new proportions make the head look nodded (a smiling "
+        "source photo can).", label="Check head pose")
     keep_eyes: bool = _opt(False, "Keep the target's eyes (iris and gaze) instead of the source's.",
                            label="Eyes from target")
     mirror_turned: bool = _opt(
         False, "Fill the far half of a turned source photo (head turned over 8 degrees) from its mirror image "
         "instead of its squeezed far side: sharper, but the face becomes symmetric. Measured: it helped a 3/4 "
         "photo onto a frontal face and cost likeness on a face that turns.", label="Mirror turned photos")
+    detail_match: float = _opt(
+        1.0, "How far the new face's fine texture (pores, wrinkles, photo sharpness) is softened toward the "
+        "video's own level; edges such as eyes and brows stay sharp. Cuts the frame-to-frame 'boiling' of a "
+        "sharp photo on a soft video (with the lab colour transfer); 0 keeps the photo's detail.",
+        label="Match video sharpness", lo=0.0, hi=1.0)
     colour: ColourMode = _opt("lab", "Colour transfer to the target's lighting.", label="Colour transfer",
                               choices=get_args(ColourMode))
     blend: BlendMode = _opt("feather", "Blending of the new face into the frame: feather (default: with the "

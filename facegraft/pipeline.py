@@ -94,7 +94,10 @@ class _Meter:
 
 def load_sources(sources: Sequence[SourceLike], options: SwapOptions, models: object,
                  notes: list[str] | None = None) -> list[SourceFace]:
-    """Analyse the source photos once: one person from all photos, or one person per photo (map)."""
+    """Analyse the source photos once: one person from all photos, or one person per photo (map).
+
+    Without their embeddings: no selection rule reads them (only how many sources there are).
+    """
     from .analysis.source import prepare_source
 
     if not sources:
@@ -103,8 +106,8 @@ def load_sources(sources: Sequence[SourceLike], options: SwapOptions, models: ob
         if len(sources) != len(options.identities):
             raise FacegraftError(f"select=map needs one identity id per source photo "
                                  f"({len(sources)} sources, {len(options.identities)} ids)")
-        return [prepare_source([s], models, notes=notes) for s in sources]  # type: ignore[arg-type]
-    return [prepare_source(list(sources), models, notes=notes)]  # type: ignore[arg-type]
+        return [prepare_source([s], models, notes=notes, embed=False) for s in sources]  # type: ignore[arg-type]
+    return [prepare_source(list(sources), models, notes=notes, embed=False)]  # type: ignore[arg-type]
 
 
 def _reference_embeddings(options: SwapOptions, models: object) -> list[np.ndarray]:
@@ -203,8 +206,10 @@ def _swap_frames(source_faces: list[SourceFace], target: str | Path, output: Pat
     total = int(info.frame_count)  # type: ignore[attr-defined]
     t = time.perf_counter()
     meter = _Meter("analyse", total, progress, cancel)
-    if analysis is None or not analysis.covers(target, options.max_gap):
-        analysis = analyse_faces(target, models=models, progress=meter, max_gap=options.max_gap)
+    # Only select=reference reads the people's embeddings; the other rules need only their ids.
+    embed = options.select == "reference"
+    if analysis is None or not analysis.covers(target, options.max_gap, embeddings=embed):
+        analysis = analyse_faces(target, models=models, progress=meter, max_gap=options.max_gap, embed=embed)
     timings["analyse"] = time.perf_counter() - t
     selection = select_identities(analysis, options, [s.embedding for s in source_faces],
                                   reference_embeddings=_reference_embeddings(options, models))
@@ -212,12 +217,21 @@ def _swap_frames(source_faces: list[SourceFace], target: str | Path, output: Pat
     prepared = [prepare_render_source(s, renderer.topology, mirror_turned=options.mirror_turned)
                 for s in source_faces]
     settings = TrackSettings(options.smoothing, options.max_gap, options.shape_strength)
+    rise = None
+    if options.pose_check and options.shape_strength > 0:
+        from .posecheck import PoseCheck, check_people
+
+        t = time.perf_counter()
+        checked = check_people(PoseCheck(models, renderer, settings), analysis, selection.mapping, prepared)
+        rise = {i: r.mouth_rise for i, r in checked.items()}
+        timings["pose_check"] = time.perf_counter() - t
     # The plan goes to an anonymous temporary file beside the output (a real disk; /tmp may be RAM);
     # a missing or read-only folder is the writer's to report, so the plan then uses the system's.
     folder = output.parent if output.parent.is_dir() and os.access(output.parent, os.W_OK) else None
     try:
         plan = plan_faces(analysis.frames, selection.mapping, settings, [p.shape for p in prepared],
-                          renderer.topology.identity_weight, renderer.topology.parts, folder=folder)
+                          renderer.topology.identity_weight, renderer.topology.parts, folder=folder,
+                          mouth_rise=rise)
     except OSError as exc:  # a full disk: the output would not fit either
         raise MediaError(f"cannot write the render plan beside the output ({exc.strerror or exc})", output) from exc
     report = SwapReport(output=output, identities=sorted(selection.mapping), warnings=list(selection.warnings))
@@ -261,18 +275,25 @@ def _swap_still(source_faces: list[SourceFace], target: str | Path | np.ndarray,
         else:
             path = Path(target)
             image = np.array(read_image(path), copy=True)
-        analysis = analyse_faces(path, models=models)  # type: ignore[arg-type]
+        analysis = analyse_faces(path, models=models, embed=options.select == "reference")  # type: ignore[arg-type]
     selection = select_identities(analysis, options, [s.embedding for s in source_faces],
                                   reference_embeddings=_reference_embeddings(options, models))
     renderer = FaceRenderer(options.replace(smoothing=0.0))
     prepared = [prepare_render_source(s, renderer.topology, mirror_turned=options.mirror_turned)
                 for s in source_faces]
+    check = None
+    if options.pose_check and options.shape_strength > 0:
+        from .posecheck import PoseCheck
+        from .temporal import TrackSettings
+
+        check = PoseCheck(models, renderer, TrackSettings(0.0, 0, options.shape_strength))
     swapped = 0
     for face in analysis.frames[0] if analysis.frames else []:
         if face.identity_id not in selection.mapping:
             continue
         src = prepared[selection.mapping[face.identity_id]]
-        lm = shape_still(face.landmarks, src.shape, renderer.topology, options.shape_strength)
+        rise = 1.0 if check is None else check.check_still(image, face, src).mouth_rise
+        lm = shape_still(face.landmarks, src.shape, renderer.topology, options.shape_strength, rise)
         swapped += int(renderer.render(image, lm, src, base=face.landmarks))
     warnings = list(selection.warnings)
     if not swapped:

@@ -30,14 +30,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from .planstore import PlannedFace, PlanStore
-from .render.shape import fit_pose, identity_offset, pose_neutral
+from .render.shape import (
+    damp_vertical,
+    fit_pose,
+    identity_offset,
+    matrices_from_rotvecs,
+    pose_neutral,
+    rotvecs_from_matrices,
+)
+from .render.topology import LIPS_PART
 from .types import Face
 
 __all__ = ["CHUNK", "PlanStore", "PlannedFace", "TrackSettings", "iter_track", "neutral_shape", "plan_faces",
-           "plan_track"]
+           "plan_track", "track_offset"]
 
 #: Frames of a track planned at once: the float64 temporaries (poses, shapes,
 #: interpolation, smoothing) are bounded by this, not by the track's length.
@@ -124,7 +131,7 @@ def _normalise(mean: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.
     """Per frame, the pose-normalised shape (k, 478 * 3) and the pose (log scale, rotation vector, translation)."""
     poses = [fit_pose(mean, lm) for lm in landmarks]
     normal = np.stack([p.inverse().apply(lm) for p, lm in zip(poses, landmarks, strict=True)])
-    rotvec = Rotation.from_matrix(np.stack([p.rotation for p in poses])).as_rotvec()
+    rotvec = rotvecs_from_matrices(np.stack([p.rotation for p in poses]))
     params = np.concatenate([np.log([p.scale for p in poses])[:, None], rotvec,
                              np.stack([p.translation for p in poses])], axis=1)
     return normal.reshape(len(landmarks), -1), params
@@ -150,7 +157,7 @@ def _interp_rows(frames: np.ndarray, known: np.ndarray, values: np.ndarray) -> n
 def _recompose(params: np.ndarray, normal: np.ndarray, offset: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """(base, shaped): each frame's smoothed pose applied to its shape, and to its shape plus the identity offset."""
     scale = np.exp(params[:, 0])[:, None, None]
-    rot_t = Rotation.from_rotvec(params[:, 1:4]).as_matrix().transpose(0, 2, 1)
+    rot_t = matrices_from_rotvecs(params[:, 1:4]).transpose(0, 2, 1)
     shift = params[:, None, 4:7]
     base = ((scale * normal) @ rot_t + shift).astype(np.float32)
     if offset is None:
@@ -185,21 +192,40 @@ def _plan_segment(seg: np.ndarray, landmarks: Landmarks, row0: int, mean: np.nda
         yield frames[keep], shaped, base, ~np.isin(frames[keep], known)
 
 
+def track_offset(mean: np.ndarray, source_shape: np.ndarray, weight: np.ndarray,
+                 parts: tuple[tuple[int, int, np.ndarray], ...], strength: float, mouth_rise: float = 1.0
+                 ) -> np.ndarray:
+    """The identity offset added to a track's every frame (in its neutral frame), already weighted.
+
+    Args:
+        mean: the track's neutral shape (:func:`neutral_shape`).
+        source_shape: (478, 3) source landmarks.
+        weight: (478,) per-point identity weight.
+        parts: expressive parts, see :func:`~facegraft.render.shape.identity_offset`.
+        strength: the identity shape strength.
+        mouth_rise: share of the lips' vertical move kept (see :mod:`facegraft.posecheck`).
+    """
+    neutral = mean.astype(np.float32)
+    raw = pose_neutral(identity_offset(source_shape, neutral, parts), neutral, weight)
+    if mouth_rise < 1.0 and len(parts) > LIPS_PART:
+        raw = damp_vertical(raw, neutral, parts[LIPS_PART][2], mouth_rise)
+    return strength * weight[:, None] * raw
+
+
 def iter_track(indices: np.ndarray, landmarks: Landmarks, settings: TrackSettings,
                source_shape: np.ndarray | None, weight: np.ndarray,
-               parts: tuple[tuple[int, int, np.ndarray], ...] = ()) -> Iterator[tuple[np.ndarray, ...]]:
+               parts: tuple[tuple[int, int, np.ndarray], ...] = (), *, mouth_rise: float = 1.0
+               ) -> Iterator[tuple[np.ndarray, ...]]:
     """:func:`plan_track` chunk by chunk: ``(frames, landmarks, base, interpolated)`` arrays, in frame order.
 
     Each chunk holds at most :data:`CHUNK` frames; memory does not depend on
-    the track's length.
+    the track's length. ``mouth_rise``: see :func:`track_offset`.
     """
     indices = np.asarray(indices)
     mean = neutral_shape(landmarks)
     offset = None
     if source_shape is not None and settings.shape_strength > 0:
-        neutral = mean.astype(np.float32)
-        raw = pose_neutral(identity_offset(source_shape, neutral, parts), neutral, weight)
-        offset = settings.shape_strength * weight[:, None] * raw
+        offset = track_offset(mean, source_shape, weight, parts, settings.shape_strength, mouth_rise)
     row0 = 0
     for seg in _segments(indices, settings.max_gap):
         length = int(seg[-1] - seg[0]) + 1
@@ -236,7 +262,8 @@ def plan_track(indices: np.ndarray, landmarks: Landmarks, settings: TrackSetting
 def plan_faces(frames: list[list[Face]], chosen: dict[int, int], settings: TrackSettings,
                source_shapes: list[np.ndarray | None], weight: np.ndarray,
                parts: tuple[tuple[int, int, np.ndarray], ...] = (), *,
-               store: PlanStore | None = None, folder: str | Path | None = None) -> PlanStore:
+               store: PlanStore | None = None, folder: str | Path | None = None,
+               mouth_rise: dict[int, float] | None = None) -> PlanStore:
     """Plan every face to render in a video, frame by frame, into a :class:`PlanStore`.
 
     Tracks are planned one after another, chunk by chunk, straight into the
@@ -251,6 +278,8 @@ def plan_faces(frames: list[list[Face]], chosen: dict[int, int], settings: Track
         parts: expressive parts from the mesh topology.
         store: where to put the plan; default a new one in ``folder``.
         folder: where a new store's temporary file goes (None: the system's temporary folder).
+        mouth_rise: per identity id, the share of the lips' vertical move kept (default 1;
+            :mod:`facegraft.posecheck` decides it).
 
     Returns:
         The store, read like ``{frame_index: [PlannedFace, ...]}`` (faces of a frame in track order).
@@ -266,8 +295,9 @@ def plan_faces(frames: list[list[Face]], chosen: dict[int, int], settings: Track
         identity = int(faces[0].identity_id)  # type: ignore[arg-type]
         source = chosen[identity]
         indices = np.array([f.frame_index for f in faces])
+        rise = 1.0 if mouth_rise is None else mouth_rise.get(identity, 1.0)
         for out, shaped, base, interp in iter_track(indices, [f.landmarks for f in faces], settings,
-                                                    source_shapes[source], weight, parts):
+                                                    source_shapes[source], weight, parts, mouth_rise=rise):
             store.add(out, track_id=track_id, identity_id=identity, source_index=source, landmarks=shaped,
                       base=base, interpolated=interp)
     return store

@@ -218,3 +218,46 @@ def test_min_cost_pairs_matches_scipy():
         ref_rows, ref_cols = linear_sum_assignment(cost)
         assert len(rows) == min(n, m) and len(set(rows)) == len(rows) and len(set(cols)) == len(cols)
         assert cost[rows, cols].sum() == pytest.approx(cost[ref_rows, ref_cols].sum(), abs=1e-9)
+
+
+def _count_embeddings(models, monkeypatch) -> list[int]:
+    calls: list[int] = []
+    real = models.embedder.embed
+    monkeypatch.setattr(models.embedder, "embed", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+def test_identities_are_the_same_when_only_the_clustering_embeds(models, monkeypatch):
+    """``embed=False`` (every swap rule but reference) embeds only the tracks clustering compares.
+
+    Up to frame 100 of the Hamilton clip the performer's wide-shot and close-shot tracks merge
+    across the cuts, which takes their embeddings: the identities and their labels are those of
+    ``embed=True`` (the ``faces`` command and the web gallery), which embeds every identity.
+    """
+    path = shared_file("videos/fr_short_hamilton_clip.mp4")
+    calls = _count_embeddings(models, monkeypatch)
+    full = analyse_faces(path, models=models, end=100)
+    full_calls = len(calls)
+    lazy = analyse_faces(path, models=models, end=100, embed=False)
+    assert full.embedded and all(p.embedding is not None for p in full.identities)
+    assert any(len(p.track_ids) > 1 for p in full.identities)  # a merge that needed embeddings
+    assert [(p.id, p.frames, p.first_frame, p.track_ids) for p in lazy.identities] == \
+        [(p.id, p.frames, p.first_frame, p.track_ids) for p in full.identities]
+    assert lazy.track_identity == full.track_identity
+    for a, b in zip(lazy.identities, full.identities, strict=True):
+        if a.embedding is not None:
+            assert embedding_distance(a.embedding, b.embedding) < 0.01
+    assert 0 < len(calls) - full_calls <= full_calls
+
+
+def test_faces_that_share_every_frame_are_not_embedded(models, monkeypatch):
+    """Two people in one photo can never merge: without ``embed`` no dlib call is made, with it both get one."""
+    path = shared_file("images/fr_two_people.jpg")
+    calls = _count_embeddings(models, monkeypatch)
+    lazy = analyse_faces(path, models=models, embed=False)
+    assert not calls and len(lazy.identities) == 2
+    assert all(p.embedding is None for p in lazy.identities) and not lazy.embedded
+    assert lazy.covers(path, 12) and not lazy.covers(path, 12, embeddings=True)
+    full = analyse_faces(path, models=models)
+    assert len(calls) == 2 and full.embedded and full.covers(path, 12, embeddings=True)
+    assert [p.track_ids for p in lazy.identities] == [p.track_ids for p in full.identities]

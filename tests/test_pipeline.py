@@ -24,13 +24,25 @@ def talking_head(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def swapped(talking_head, models, tmp_path_factory):
+def embed_calls() -> list[int]:
+    """The dlib embeddings computed while ``swapped`` ran."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def swapped(talking_head, models, tmp_path_factory, embed_calls):
     from facegraft import swap_video
 
     out = tmp_path_factory.mktemp("out") / "swapped.mp4"
     seen = []
-    report = swap_video([shared_file("images/lp_src_s1.jpg")], talking_head, out, models=models,
-                        progress=seen.append)
+    embedder = models.embedder
+    real = embedder.embed
+    embedder.embed = lambda *a, **k: embed_calls.append(1) or real(*a, **k)
+    try:
+        report = swap_video([shared_file("images/lp_src_s1.jpg")], talking_head, out, models=models,
+                            progress=seen.append)
+    finally:
+        del embedder.embed
     return out, report, seen
 
 
@@ -63,6 +75,37 @@ def test_face_is_replaced_in_every_frame_with_progress(swapped):
     assert {"analyse", "render"} <= stages
     assert seen[-1].done == seen[-1].total == 45
     assert report.timings["total"] > 0
+
+
+def test_one_person_auto_swap_computes_no_embedding(swapped, embed_calls):
+    """select=auto with one person reads no embedding: neither the clip's nor the source photo's is computed."""
+    _, report, _ = swapped
+    assert report.frames_swapped == report.frames == 45
+    assert embed_calls == []
+
+
+def test_select_reference_replaces_only_the_matching_person(models):
+    """select=reference still embeds the people (and the reference photo) and picks the one who matches."""
+    from facegraft import swap_image
+    from facegraft.analysis.analyse import analyse_faces
+    from facegraft.analysis.embedder import embedding_distance
+    from facegraft.analysis.source import prepare_source
+    from facegraft.media import read_image
+
+    photo, obama = shared_file("images/fr_two_people.jpg"), shared_file("images/fr_obama.jpg")
+    options = SwapOptions(select="reference", references=(str(obama),))
+    out = swap_image([shared_file("images/lp_src_s1.jpg")], photo, options=options, models=models)
+    analysis = analyse_faces(photo, models=models)
+    ref = prepare_source(obama, models).embedding
+    faces = sorted(analysis.frames[0], key=lambda f: embedding_distance(analysis.identity(f.identity_id).embedding,
+                                                                       ref))
+    image = read_image(photo)
+    changed = np.abs(out.astype(int) - image).sum(axis=2) > 0
+    for face, expect_changed in zip(faces, (True, False), strict=True):
+        x0, y0, x1, y1 = (round(v) for v in face.bbox)
+        cx, cy, qx, qy = (x0 + x1) // 2, (y0 + y1) // 2, (x1 - x0) // 4, (y1 - y0) // 4
+        inner = changed[cy - qy:cy + qy, cx - qx:cx + qx]
+        assert (inner.mean() > 0.5) == expect_changed, (face.bbox, inner.mean())
 
 
 def test_output_face_is_the_source_person(talking_head, swapped, models):

@@ -167,3 +167,17 @@ def test_fast_paths_match_the_full_resolution_render(models, photo):
     # Far below the change the swap makes; mostly resampling of fine detail.
     assert diff.mean() < 0.2 * changed, (diff.mean(), changed)  # measured 0.6 and 1.0 of 7-8
     assert np.percentile(diff, 99) < 16  # measured 4 and 8
+
+
+def test_texture_cache_keeps_levels_apart(scene):
+    """Two face sizes that need the same quantised scale of different levels each get their own texture."""
+    source, _, _ = scene
+    prepared = prepare_source(source, mesh_topology())
+    levels = prepared.levels[0]
+    assert len(levels) >= 2
+    widths = [0.9 * levels[1].face_width, 0.9 * levels[0].face_width]  # scale 0.9 of level 1, then of level 0
+    assert prepared.level_for(0, widths[0]) is levels[1] and prepared.level_for(0, widths[1]) is levels[0]
+    for width in widths:
+        _, pts = prepared.texture_for(0, width)
+        assert np.ptp(pts[:, 0]) == pytest.approx(width * np.ptp(levels[0].landmarks[:, 0]) / levels[0].face_width,
+                                                  rel=0.03)

@@ -144,3 +144,18 @@ def test_savgol_equals_scipys_interp_mode(n, window):
     x = np.random.default_rng(n).normal(size=(n, 478, 3)).cumsum(axis=0)
     np.testing.assert_allclose(savgol(x, window, 2), savgol_filter(x, window, 2, axis=0, mode="interp"),
                                rtol=0, atol=1e-9)
+
+
+def test_own_rotation_vectors_match_scipy():
+    """The planner's Rodrigues conversions (no scipy.spatial import in a swap) agree with scipy's."""
+    from facegraft.render.shape import matrices_from_rotvecs, rotvecs_from_matrices
+
+    rng = np.random.default_rng(3)
+    r = rng.normal(size=(500, 3))
+    r *= (rng.uniform(0, np.pi, 500) / np.linalg.norm(r, axis=1))[:, None]
+    r = np.concatenate([r, [[0, 0, 0], [1e-10, 0, 0], [0, np.pi - 1e-6, 0], [0, 0, np.pi]]])
+    expected = Rotation.from_rotvec(r).as_matrix()
+    np.testing.assert_allclose(matrices_from_rotvecs(r), expected, atol=1e-12)
+    back = rotvecs_from_matrices(expected)
+    np.testing.assert_allclose(matrices_from_rotvecs(back), expected, atol=1e-8)  # a half turn's sign is free
+    np.testing.assert_allclose(back[:-2], Rotation.from_matrix(expected[:-2]).as_rotvec(), atol=1e-8)

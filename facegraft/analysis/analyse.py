@@ -3,11 +3,17 @@
 Per frame: scene-cut test, detection (tracking mode between full detections),
 track linking. Per track: a few good views (large, frontal, inside the frame)
 are kept as small crops while the video streams by, and embedded only at the
-end (dlib costs ~70-100 ms a face, so 3-5 per track, never per frame). Tracks
+end (dlib costs ~70-120 ms a face, so 3-5 per track, never per frame). Tracks
 are then merged into identities by average-linkage clustering of their
 embeddings, never merging two tracks seen in the same frame, so the same
 person before and after a cut gets one identity. Identity 0 is the most
 present person.
+
+A swap that only needs the identities' ids (every rule but ``reference``)
+asks for ``embed=False``: then only tracks that could merge with another one
+(some other track never shares a frame with them) are embedded, which is
+all the clustering reads; a one-face clip, the common case, costs no dlib
+call at all and gets the same identities, without embeddings.
 
 Example:
     >>> analysis = analyse_faces("clip.mp4", models=models)  # doctest: +SKIP
@@ -50,6 +56,12 @@ class VideoAnalysis:
         scene_cuts: frame indices that start a new shot (frame 0 not included).
         track_identity: identity id of each track id.
         seconds: wall time of the analysis.
+        views: per track id, its few best views (face crops at most ~200 px
+            wide, from frames spread over the track): already decoded, so
+            later stages (the pose check) can render test frames without seeking.
+        max_gap: frames a track survived missed detections.
+        embedded: every identity has its embedding (False: analysed with
+            ``embed=False``, where a person no other track could merge with has none).
     """
 
     info: MediaInfo
@@ -59,23 +71,28 @@ class VideoAnalysis:
     track_identity: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
     max_gap: int = 12
+    views: dict[int, list[View]] = field(default_factory=dict)
+    embedded: bool = True
 
-    def covers(self, target: str | Path, max_gap: int) -> bool:
-        """Whether this is the whole analysis of ``target`` with tracks bridged over ``max_gap`` frames."""
+    def covers(self, target: str | Path, max_gap: int, *, embeddings: bool = False) -> bool:
+        """Whether this is the whole analysis of ``target`` with tracks bridged over ``max_gap`` frames
+        (and, when ``embeddings`` is set, with every identity's embedding)."""
         return (Path(self.info.path).resolve() == Path(target).resolve() and self.max_gap == max_gap
-                and len(self.frames) == self.info.frame_count)
+                and len(self.frames) == self.info.frame_count and (self.embedded or not embeddings))
 
     def identity(self, identity_id: int) -> Identity:
         """The identity with this id."""
         return next(p for p in self.identities if p.id == identity_id)
 
 
-def cluster_tracks(embeddings: list[np.ndarray], frames: list[set[int]], *,
+def cluster_tracks(embeddings: list[np.ndarray | None], frames: list[set[int]], *,
                    threshold: float = 0.5) -> list[int]:
     """Average-linkage clustering of track embeddings with a cannot-link rule.
 
     Two tracks present in the same frame are different people, whatever
-    their embeddings say.
+    their embeddings say. Only tracks that share no frame are ever compared,
+    so a track that shares a frame with every other one may come without
+    its embedding (None).
 
     Returns:
         A cluster label per track (0..k-1, in order of first appearance in the list).
@@ -83,8 +100,11 @@ def cluster_tracks(embeddings: list[np.ndarray], frames: list[set[int]], *,
     n = len(embeddings)
     if n == 0:
         return []
-    e = np.stack(embeddings).astype(np.float64)
-    dist = np.linalg.norm(e[:, None] - e[None], axis=2)
+    have = [i for i, v in enumerate(embeddings) if v is not None]
+    dist = np.full((n, n), np.inf)
+    if have:
+        e = np.stack([embeddings[i] for i in have]).astype(np.float64)
+        dist[np.ix_(have, have)] = np.linalg.norm(e[:, None] - e[None], axis=2)
     clusters: list[list[int]] = [[i] for i in range(n)]
     seen: list[set[int]] = [set(f) for f in frames]
     while True:
@@ -111,7 +131,8 @@ def cluster_tracks(embeddings: list[np.ndarray], frames: list[set[int]], *,
 def analyse_faces(target: str | Path, *, models: Models | None = None,
                   progress: Callable[[int, int], None] | None = None, max_gap: int = 12,
                   detect_every: int = 10, merge_threshold: float = 0.5, min_track: int = 3,
-                  start: int = 0, end: int | None = None, split: bool | None = None) -> VideoAnalysis:
+                  start: int = 0, end: int | None = None, split: bool | None = None,
+                  embed: bool = True) -> VideoAnalysis:
     """Detect, track and identify every face of a video or image in one pass.
 
     Args:
@@ -131,6 +152,10 @@ def analyse_faces(target: str | Path, *, models: Models | None = None,
             the GIL, so both cores work) and join the tracks at the seam;
             None: when the range has at least :data:`SPLIT_FRAMES` frames and
             the machine more than one core.
+        embed: give every identity its embedding (``select=reference``, the
+            face gallery, the metrics); False embeds only the tracks the
+            clustering compares (those that share no frame with some other
+            track), so the identities are the same but may lack embeddings.
 
     Returns:
         The :class:`VideoAnalysis`.
@@ -173,24 +198,30 @@ def analyse_faces(target: str | Path, *, models: Models | None = None,
         # A clip shorter than min_track frames (a 0.04 s clip) would otherwise drop every face.
         shortest = 1 if info.kind == "image" else min(min_track, max(1, total - start))
         identities, track_identity = _identify(models, tracks, views, frames, min_track=shortest,
-                                               threshold=merge_threshold)
+                                               threshold=merge_threshold, embed=embed)
     finally:
         if own:
             models.close()
     return VideoAnalysis(info=info, frames=frames, identities=identities, scene_cuts=scene_cuts,
-                         track_identity=track_identity, seconds=time.perf_counter() - t0, max_gap=max_gap)
+                         track_identity=track_identity, seconds=time.perf_counter() - t0, max_gap=max_gap,
+                         views={t: v for t, v in views.items() if t in track_identity},
+                         embedded=all(p.embedding is not None for p in identities))
 
 
 def _identify(models: Models, tracks: list[Track], views: dict[int, list[View]],
-              frames: list[list[Face]], *, min_track: int, threshold: float,
+              frames: list[list[Face]], *, min_track: int, threshold: float, embed: bool = True,
               ) -> tuple[list[Identity], dict[int, int]]:
-    """Embed each track's views, merge tracks into identities, label the frames."""
+    """Embed each track's views (all, or only those the clustering compares), merge tracks, label the frames."""
     kept = [t for t in tracks if len(t.frames) >= min_track and views.get(t.id)]
-    embeddings = []
-    for track in kept:
-        vecs = [models.embedder.embed(v.crop, v.face) for v in views[track.id]]
-        embeddings.append(np.mean(vecs, axis=0).astype(np.float32))
-    labels = cluster_tracks(embeddings, [set(t.frames) for t in kept], threshold=threshold)
+    seen = [set(t.frames) for t in kept]
+    embeddings: list[np.ndarray | None] = []
+    for i, track in enumerate(kept):
+        if embed or any(seen[i].isdisjoint(other) for j, other in enumerate(seen) if j != i):
+            vecs = [models.embedder.embed(v.crop, v.face) for v in views[track.id]]
+            embeddings.append(np.mean(vecs, axis=0).astype(np.float32))
+        else:
+            embeddings.append(None)
+    labels = cluster_tracks(embeddings, seen, threshold=threshold)
     groups: dict[int, list[int]] = {}
     for track, label in zip(kept, labels, strict=True):
         groups.setdefault(label, []).append(track.id)
@@ -205,7 +236,9 @@ def _identify(models: Models, tracks: list[Track], views: dict[int, list[View]],
     for new_id, (count, first, ids) in enumerate(people):
         best = max((v for i in ids for v in views[i]), key=lambda v: v.quality)
         weights = np.array([len(by_id[i].frames) for i in ids], np.float32)
-        mean = np.average(np.stack([emb_of[i] for i in ids]), axis=0, weights=weights).astype(np.float32)
+        vecs = [emb_of[i] for i in ids]
+        mean = (None if any(v is None for v in vecs)
+                else np.average(np.stack(vecs), axis=0, weights=weights).astype(np.float32))  # type: ignore[arg-type]
         identities.append(Identity(id=new_id, frames=count, first_frame=first, embedding=mean,
                                    thumbnail=thumbnail(best), track_ids=sorted(ids)))
         track_identity.update({i: new_id for i in ids})

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def prepare_source(sources: Sequence[str | Path | np.ndarray] | str | Path | np.ndarray, models: Models, *,
                    face_index: int | None = None, notes: list[str] | None = None,
-                   name: str | None = None) -> SourceFace:
+                   name: str | None = None, embed: bool = True) -> SourceFace:
     """Find the face in each photo of one source person and embed it.
 
     Args:
@@ -33,9 +33,12 @@ def prepare_source(sources: Sequence[str | Path | np.ndarray] | str | Path | np.
             largest); default: the largest, with a note.
         notes: list to append plain-language notes to (several faces...).
         name: label for messages; default: the first file's name.
+        embed: compute the identity embedding (dlib, ~100 ms a photo); a
+            swap never reads it (the selection rules only count the sources),
+            so :func:`~facegraft.pipeline.load_sources` turns it off.
 
     Returns:
-        The :class:`SourceFace` (embedding: mean over the photos).
+        The :class:`SourceFace` (embedding: mean over the photos; None when not ``embed``).
 
     Raises:
         NoFaceError: a photo has no face (or fewer than ``face_index + 1``).
@@ -53,9 +56,10 @@ def prepare_source(sources: Sequence[str | Path | np.ndarray] | str | Path | np.
         face = _pick(found, face_index, label, notes)
         images.append(image)
         faces.append(face)
-        vectors.append(models.embedder.embed(image, face))
-    embedding = np.mean(vectors, axis=0).astype(np.float32)
-    faces = [f.with_(embedding=v) for f, v in zip(faces, vectors, strict=True)]
+        if embed:
+            vectors.append(models.embedder.embed(image, face))
+    embedding = np.mean(vectors, axis=0).astype(np.float32) if embed else None
+    faces = [f.with_(embedding=v) for f, v in zip(faces, vectors, strict=True)] if embed else faces
     first = sources[0]
     label = name or (Path(first).name if not isinstance(first, np.ndarray) else "source")
     return SourceFace(images=tuple(images), faces=tuple(faces), embedding=embedding, name=label)

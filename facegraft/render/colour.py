@@ -118,7 +118,7 @@ class LabInputs:
 
 
 def prepare_lab(warped: np.ndarray, target: np.ndarray, inside: np.ndarray, *, sigma: float,
-                full: np.ndarray | None = None) -> LabInputs:
+                full: np.ndarray | None = None, full_lab: np.ndarray | None = None) -> LabInputs:
     """The ``lab`` colour mode's per-frame part: statistics and low-pass shading.
 
     Works on OpenCV's 8-bit LAB: :func:`apply_lab` then turns the (smoothed)
@@ -134,10 +134,11 @@ def prepare_lab(warped: np.ndarray, target: np.ndarray, inside: np.ndarray, *, s
         sigma: shading low-pass scale in ``warped``'s pixels (0 turns shading matching off).
         full: the same warped picture at a higher resolution (RGB or RGBA), which
             :func:`apply_lab` corrects (default: ``warped``).
+        full_lab: ``full`` already in 8-bit LAB (saves converting it again).
     """
     w8 = cv2.cvtColor(warped, cv2.COLOR_RGB2LAB)
     t8 = cv2.cvtColor(target, cv2.COLOR_RGB2LAB)
-    lab = w8 if full is None else cv2.cvtColor(full, cv2.COLOR_RGB2LAB)
+    lab = full_lab if full_lab is not None else w8 if full is None else cv2.cvtColor(full, cv2.COLOR_RGB2LAB)
     shade_a = shade_b = None
     if sigma > 0:
         f = max(1, int(sigma / 3.0))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .topology import RIGID_POINTS, MeshTopology
+from .topology import LIPS_PART, RIGID_POINTS, MeshTopology
 
 _RIGID = np.array(RIGID_POINTS)
 
@@ -54,6 +54,50 @@ def umeyama(src: np.ndarray, dst: np.ndarray) -> Similarity:
     var_s = (cs**2).sum() / len(src)
     scale = float((sig * d).sum() / var_s) if var_s > 0 else 1.0
     return Similarity(scale, rot, mu_d - scale * rot @ mu_s)
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    """(n, 3, 3) cross-product matrices of (n, 3) vectors."""
+    out = np.zeros((*v.shape[:-1], 3, 3))
+    out[..., 0, 1], out[..., 0, 2], out[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
+    out[..., 1, 0], out[..., 2, 0], out[..., 2, 1] = v[..., 2], -v[..., 1], v[..., 0]
+    return out
+
+
+def matrices_from_rotvecs(rotvecs: np.ndarray) -> np.ndarray:
+    """(n, 3, 3) rotation matrices of (n, 3) rotation vectors (Rodrigues' formula).
+
+    Written out (as ``scipy.spatial.transform.Rotation`` would do it) because
+    importing scipy's rotations costs ~0.3 s in every swap process.
+    """
+    r = np.asarray(rotvecs, np.float64)
+    theta = np.linalg.norm(r, axis=-1)[..., None, None]
+    small = theta < 1e-8
+    safe = np.where(small, 1.0, theta)
+    k = _skew(r) / safe
+    eye = np.broadcast_to(np.eye(3), k.shape)
+    full = eye + np.sin(safe) * k + (1.0 - np.cos(safe)) * (k @ k)
+    # Second order near zero: the first-order term alone is not a rotation.
+    approx = eye + _skew(r) + 0.5 * (_skew(r) @ _skew(r))
+    return np.where(small, approx, full)
+
+
+def rotvecs_from_matrices(matrices: np.ndarray) -> np.ndarray:
+    """(n, 3) rotation vectors of (n, 3, 3) rotation matrices (the inverse of :func:`matrices_from_rotvecs`)."""
+    m = np.asarray(matrices, np.float64)
+    cos = np.clip((np.trace(m, axis1=-2, axis2=-1) - 1.0) / 2.0, -1.0, 1.0)
+    theta = np.arccos(cos)
+    vee = np.stack([m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1)
+    sin = np.sin(theta)
+    scale = np.where(sin > 1e-6, theta / np.maximum(2.0 * sin, 1e-12), 0.5 + theta**2 / 12.0)
+    out = vee * scale[..., None]
+    # Near a half turn the antisymmetric part vanishes: take the axis from the symmetric part instead.
+    for i in np.nonzero(theta > np.pi - 1e-3)[0]:
+        sym = (m[i] + np.eye(3)) / 2.0
+        axis = sym[int(np.argmax(np.diag(sym)))]
+        axis = axis / np.linalg.norm(axis)
+        out[i] = theta[i] * (axis if axis @ vee[i] >= 0 else -axis)
+    return out
 
 
 def fit_pose(reference: np.ndarray, landmarks: np.ndarray) -> Similarity:
@@ -105,6 +149,26 @@ def pose_neutral(offset: np.ndarray, neutral: np.ndarray, weight: np.ndarray) ->
     return np.where(weight[:, None] > 0.05, (back - neutral) / safe, 0.0).astype(np.float32)
 
 
+#: Forehead top and chin: the face's own vertical axis in any shape.
+_FOREHEAD, _CHIN = 10, 152
+
+
+def damp_vertical(offset: np.ndarray, neutral: np.ndarray, part_weight: np.ndarray, keep: float) -> np.ndarray:
+    """``offset`` with only ``keep`` of its move along the face's vertical axis where ``part_weight`` is 1.
+
+    Used on the lips (see :mod:`facegraft.posecheck`): a smiling source photo
+    lifts its mouth corners, and the mouth moved up by as much inside the
+    target's unchanged jaw reads as the head tilting back.
+    """
+    if keep >= 1.0:
+        return offset
+    axis = neutral[_CHIN] - neutral[_FOREHEAD]
+    axis = axis / max(float(np.linalg.norm(axis)), 1e-9)
+    along = offset @ axis
+    cut = (1.0 - keep) * part_weight * along
+    return (offset - cut[:, None] * axis[None, :]).astype(np.float32)
+
+
 def apply_identity(landmarks: np.ndarray, neutral: np.ndarray, offset: np.ndarray, weight: np.ndarray,
                    strength: float) -> np.ndarray:
     """Move a frame's landmarks toward the source's proportions, keeping pose and expression.
@@ -123,8 +187,13 @@ def apply_identity(landmarks: np.ndarray, neutral: np.ndarray, offset: np.ndarra
 
 
 def shape_still(landmarks: np.ndarray, source_shape: np.ndarray, topology: MeshTopology,
-                strength: float) -> np.ndarray:
-    """Identity shape for a single frame (a still image), whose own shape stands in for the neutral one."""
+                strength: float, mouth_rise: float = 1.0) -> np.ndarray:
+    """Identity shape for a single frame (a still image), whose own shape stands in for the neutral one.
+
+    ``mouth_rise``: share of the lips' vertical move kept (:func:`damp_vertical`).
+    """
     offset = pose_neutral(identity_offset(source_shape, landmarks, topology.parts), landmarks,
                           topology.identity_weight)
+    if mouth_rise < 1.0 and len(topology.parts) > LIPS_PART:
+        offset = damp_vertical(offset, landmarks, topology.parts[LIPS_PART][2], mouth_rise)
     return apply_identity(landmarks, landmarks, offset, topology.identity_weight, strength)

@@ -68,7 +68,7 @@ class PreparedSource:
     triangles: np.ndarray
     embedding: np.ndarray | None
     name: str
-    _cache: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False,
+    _cache: dict[tuple[int, float, float], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False,
                                                                             compare=False)
 
     def __getstate__(self) -> dict:
@@ -94,7 +94,8 @@ class PreparedSource:
         scale = round(scale * 50) / 50
         if scale >= 0.98:
             return level.image, level.landmarks
-        key = (photo, scale)
+        # The level is part of the key: two levels can need the same quantised scale.
+        key = (photo, level.face_width, scale)
         cached = self._cache.get(key)
         if cached is None:
             img = cv2.resize(level.image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)

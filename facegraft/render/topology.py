@@ -46,6 +46,10 @@ def _ordered_ring(edges: frozenset[tuple[int, int]]) -> tuple[int, ...]:
     return tuple(ring)
 
 
+#: Index of the lips in :attr:`MeshTopology.parts` (after the two eyes).
+LIPS_PART = 2
+
+
 @dataclass(frozen=True)
 class MeshTopology:
     """Triangles and regions of mediapipe's face mesh.

@@ -55,9 +55,12 @@ def raster_triangles(dst: np.ndarray, triangles: np.ndarray, size: tuple[int, in
     ids = np.full((h, w), -1, np.int32)
     pts = np.round(dst[:, :2] * 16).astype(np.int32)  # 4 bits of sub-pixel precision
     order = np.arange(len(triangles)) if order is None else order
-    # One gather for all polygons: the loop then only calls OpenCV (~900 calls a face).
-    for t, poly in zip(order.tolist(), pts[triangles[order]], strict=True):
-        cv2.fillConvexPoly(ids, poly, t, lineType=cv2.LINE_8, shift=4)
+    # One gather for all polygons: the loop then only calls OpenCV (~900 calls a face). The call's
+    # own overhead is most of its cost, so arguments go by position (keywords cost ~1 us a call to
+    # parse) and the polygons as a list (iterating the array makes a view per step): half the time.
+    fill, line = cv2.fillConvexPoly, cv2.LINE_8
+    for t, poly in zip(order.tolist(), list(pts[triangles[order]]), strict=True):
+        fill(ids, poly, t, line, 4)
     return ids
 
 
