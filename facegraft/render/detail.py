@@ -60,8 +60,9 @@ def energy(light: np.ndarray, mask: np.ndarray) -> float:
     """Mean gradient magnitude (``|d/dx| + |d/dy|``, Sobel) of a lightness channel inside ``mask``."""
     gx = cv2.Sobel(light, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(light, cv2.CV_32F, 0, 1, ksize=3)
-    mag = cv2.absdiff(gx, 0) + cv2.absdiff(gy, 0)
-    return float(mag[mask].mean()) / 8.0 if mask.any() else 0.0
+    mag = cv2.add(cv2.absdiff(gx, 0), cv2.absdiff(gy, 0))
+    m = mask.view(np.uint8) if mask.dtype == bool else mask
+    return float(cv2.mean(mag, mask=m)[0]) / 8.0 if cv2.countNonZero(m) else 0.0
 
 
 def soften(lab: np.ndarray) -> np.ndarray:
