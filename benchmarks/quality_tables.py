@@ -17,6 +17,10 @@ def _f(value: Any, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
+#: How the feature comparison names each variant.
+FEATURE_OFF = {"default": "defaults", "no_shape": "identity shape off", "no_detail": "detail matching off"}
+
+
 def _label(src: str) -> str:
     return f"{Path(src.split(':')[1]).name} frame {src.split(':')[2]}" if src.startswith("self:") else Path(src).name
 
@@ -35,8 +39,8 @@ def write_tables(results: dict, pairs: dict, docs: Path) -> None:
     t = ["| clip | variant | flicker ratio (raw) | flicker ratio (texture-normalised) | brightness flicker ratio |"
          " landmark jitter ratio | fall-back faces (sampled) | unchanged faces (all frames) |",
          "|---|---|---|---|---|---|---|---|"]
-    s = ["| clip | identity shape | closer to source | within 0.6 | median dist to source | flicker (raw) |"
-         " pose error (median yaw °) |",
+    s = ["| clip | variant | closer to source | within 0.6 | median dist to source | flicker (raw) |"
+         " pose error yaw / pitch / roll (median °) |",
          "|---|---|---|---|---|---|---|"]
     for name, variants in results.items():
         src, tgt, _, what = pairs[name]
@@ -55,15 +59,16 @@ def write_tables(results: dict, pairs: dict, docs: Path) -> None:
                      f" {_f(tm.get('flicker_texture_normalised_ratio'), 3)} |"
                      f" {_f(tm.get('brightness_flicker_ratio'), 2)} | {_f(tm['jitter_ratio'], 2)} |"
                      f" {fb['fallback_faces']}/{fb['sampled_faces']} | {fb['unchanged_faces']}/{fb['target_faces']} |")
-        for variant in ("default", "no_shape"):
+        for variant in ("default", "no_shape", "no_detail"):
             ev = variants.get(variant)
             if ev:
                 i = ev["identity"]
-                s.append(f"| {Path(tgt).name} | {'on (0.8)' if variant == 'default' else 'off'} |"
+                s.append(f"| {Path(tgt).name} | {FEATURE_OFF.get(variant, variant)} |"
                          f" {_f(i['closer_to_source'])} | {_f(i['within_threshold_of_source'])} |"
                          f" {_f(i['dist_source']['median'], 3)} | {_f(ev['temporal']['flicker_ratio'], 3)} |"
-                         f" {_f(ev['pose'].get('yaw', {}).get('median'), 2)} |")
-    _replace(docs / "quality.md", "quality-table", "\n".join(q) + "\n\nIdentity shape on vs off:\n\n" + "\n".join(s))
+                         f" {_pose(ev)} |")
+    _replace(docs / "quality.md", "quality-table",
+             "\n".join(q) + "\n\nThe defaults against one feature turned off:\n\n" + "\n".join(s))
     _replace(docs / "temporal.md", "temporal-table", "\n".join(t))
 
 

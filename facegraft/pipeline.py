@@ -62,6 +62,8 @@ class SwapReport:
         identities: identity ids that were replaced.
         warnings: things the user should know (e.g. which person was chosen).
         timings: seconds per stage (prepare, analyse, render, encode, total).
+        mouth_rise: per replaced identity the head-pose check looked at, the share of the
+            lips' vertical move kept (1: all; see :mod:`facegraft.posecheck`).
     """
 
     output: Path
@@ -70,6 +72,7 @@ class SwapReport:
     identities: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    mouth_rise: dict[int, float] = field(default_factory=dict)
 
 
 class _Meter:
@@ -234,7 +237,8 @@ def _swap_frames(source_faces: list[SourceFace], target: str | Path, output: Pat
                           mouth_rise=rise)
     except OSError as exc:  # a full disk: the output would not fit either
         raise MediaError(f"cannot write the render plan beside the output ({exc.strerror or exc})", output) from exc
-    report = SwapReport(output=output, identities=sorted(selection.mapping), warnings=list(selection.warnings))
+    report = SwapReport(output=output, identities=sorted(selection.mapping), warnings=list(selection.warnings),
+                        mouth_rise=dict(rise or {}))
     del analysis  # every face of every frame: not needed once the plan is made, so free it before rendering
     job = RenderJob(Path(target), prepared, plan, options)
     meter = _Meter("render", total, progress, cancel)

@@ -83,6 +83,7 @@ def test_the_swap_keeps_the_head_pose(models, clips, tmp_path):
         out = tmp_path / f"out_{on}.mp4"
         report = swap_video([photo], clip, out, opts, models=models)
         assert ("pose_check" in report.timings) == on
+        assert (report.mouth_rise.get(0, 1.0) < 0.5) == on
         ev = evaluate_swap([photo], clip, out, options=opts, models=models, sample_every=30,
                            passthrough=passthrough, keep_frames=False)
         pitch[on] = ev["pose"]["pitch"]["median"]

@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     for warning in report.warnings:
         print(f"facegraft: warning: {warning}", file=sys.stderr)
     summary = {"output": str(report.output), "frames": report.frames, "frames_swapped": report.frames_swapped,
-               "identities": report.identities, "timings": {k: round(v, 3) for k, v in report.timings.items()}}
+               "identities": report.identities, "timings": {k: round(v, 3) for k, v in report.timings.items()},
+               "mouth_rise": {str(k): v for k, v in report.mouth_rise.items()}}
     if args.report:
         with open(args.report, "w") as fh:
             json.dump(summary, fh, indent=2)
