@@ -20,6 +20,7 @@ BlendMode = Literal["feather", "multiband", "poisson"]
 ColourMode = Literal["lab", "histogram", "none"]
 Codec = Literal["h264", "h265", "vp9"]
 Executor = Literal["local", "process", "ray"]
+MirrorMode = Literal["auto", "on", "off"]
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
@@ -67,10 +68,11 @@ class SwapOptions:
         "source photo can).", label="Check head pose")
     keep_eyes: bool = _opt(False, "Keep the target's eyes (iris and gaze) instead of the source's.",
                            label="Eyes from target")
-    mirror_turned: bool = _opt(
-        False, "Fill the far half of a turned source photo (head turned over 8 degrees) from its mirror image "
-        "instead of its squeezed far side: sharper, but the face becomes symmetric. Measured: it helped a 3/4 "
-        "photo onto a frontal face and cost likeness on a face that turns.", label="Mirror turned photos")
+    mirror_turned: MirrorMode = _opt(
+        "auto", "Fill the far half of a turned source photo (head turned over 8 degrees) from its mirror image "
+        "instead of its squeezed far side: on, off, or auto (render test frames both ways and keep the one "
+        "whose dlib embedding is nearer the source photo's; it helps some people and costs others likeness).",
+        label="Mirror turned photos", choices=get_args(MirrorMode))
     detail_match: float = _opt(
         1.0, "How far the new face's fine texture (pores, wrinkles, photo sharpness) is softened toward the "
         "video's own level; edges such as eyes and brows stay sharp. Cuts the frame-to-frame 'boiling' of a "

@@ -64,6 +64,8 @@ class SwapReport:
         timings: seconds per stage (prepare, analyse, render, encode, total).
         mouth_rise: per replaced identity the head-pose check looked at, the share of the
             lips' vertical move kept (1: all; see :mod:`facegraft.posecheck`).
+        mirrored: indices of the sources whose mirror view the automatic check chose
+            (:mod:`facegraft.mirrorcheck`).
     """
 
     output: Path
@@ -73,6 +75,7 @@ class SwapReport:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     mouth_rise: dict[int, float] = field(default_factory=dict)
+    mirrored: list[int] = field(default_factory=list)
 
 
 class _Meter:
@@ -201,9 +204,9 @@ def _swap_frames(source_faces: list[SourceFace], target: str | Path, output: Pat
     from .analysis.analyse import analyse_faces
     from .analysis.selection import select_identities
     from .media import VideoWriter
+    from .mirrorcheck import prepare_sources
     from .render.job import RenderJob, render_range
     from .render.renderer import FaceRenderer
-    from .render.source import prepare_source as prepare_render_source
     from .temporal import TrackSettings, plan_faces
 
     total = int(info.frame_count)  # type: ignore[attr-defined]
@@ -217,9 +220,12 @@ def _swap_frames(source_faces: list[SourceFace], target: str | Path, output: Pat
     selection = select_identities(analysis, options, [s.embedding for s in source_faces],
                                   reference_embeddings=_reference_embeddings(options, models))
     renderer = FaceRenderer(options)
-    prepared = [prepare_render_source(s, renderer.topology, mirror_turned=options.mirror_turned)
-                for s in source_faces]
     settings = TrackSettings(options.smoothing, options.max_gap, options.shape_strength)
+    t = time.perf_counter()
+    prepared, mirror_checks = prepare_sources(models, renderer, settings, source_faces, options.mirror_turned,
+                                              analysis, selection.mapping)
+    if mirror_checks:
+        timings["mirror_check"] = time.perf_counter() - t
     rise = None
     if options.pose_check and options.shape_strength > 0:
         from .posecheck import PoseCheck, check_people
@@ -238,7 +244,8 @@ def _swap_frames(source_faces: list[SourceFace], target: str | Path, output: Pat
     except OSError as exc:  # a full disk: the output would not fit either
         raise MediaError(f"cannot write the render plan beside the output ({exc.strerror or exc})", output) from exc
     report = SwapReport(output=output, identities=sorted(selection.mapping), warnings=list(selection.warnings),
-                        mouth_rise=dict(rise or {}))
+                        mouth_rise=dict(rise or {}),
+                        mirrored=sorted(k for k, r in mirror_checks.items() if r.mirrored))
     del analysis  # every face of every frame: not needed once the plan is made, so free it before rendering
     job = RenderJob(Path(target), prepared, plan, options)
     meter = _Meter("render", total, progress, cancel)
@@ -266,9 +273,10 @@ def _swap_still(source_faces: list[SourceFace], target: str | Path | np.ndarray,
     from .analysis.analyse import analyse_faces
     from .analysis.selection import select_identities
     from .media import read_image, write_image
+    from .mirrorcheck import prepare_sources
     from .render.renderer import FaceRenderer
     from .render.shape import shape_still
-    from .render.source import prepare_source as prepare_render_source
+    from .temporal import TrackSettings
 
     with tempfile.TemporaryDirectory(prefix="facegraft-") as tmp:
         if isinstance(target, np.ndarray):
@@ -283,14 +291,14 @@ def _swap_still(source_faces: list[SourceFace], target: str | Path | np.ndarray,
     selection = select_identities(analysis, options, [s.embedding for s in source_faces],
                                   reference_embeddings=_reference_embeddings(options, models))
     renderer = FaceRenderer(options.replace(smoothing=0.0))
-    prepared = [prepare_render_source(s, renderer.topology, mirror_turned=options.mirror_turned)
-                for s in source_faces]
+    still = TrackSettings(0.0, 0, options.shape_strength)
+    prepared, _ = prepare_sources(models, renderer, still, source_faces, options.mirror_turned, analysis,
+                                  selection.mapping)
     check = None
     if options.pose_check and options.shape_strength > 0:
         from .posecheck import PoseCheck
-        from .temporal import TrackSettings
 
-        check = PoseCheck(models, renderer, TrackSettings(0.0, 0, options.shape_strength))
+        check = PoseCheck(models, renderer, still)
     swapped = 0
     for face in analysis.frames[0] if analysis.frames else []:
         if face.identity_id not in selection.mapping:

@@ -125,31 +125,39 @@ class PoseCheck:
     def _pitch_error(self, images: dict[int, np.ndarray], faces: list[Face], mean: np.ndarray,
                      offset: np.ndarray, source: PreparedSource) -> float | None:
         """Mean pitch (degrees) of the test renders' refitted meshes relative to the originals' refitted meshes."""
-        errors = []
-        for face in faces:
-            image = images.get(face.frame_index)
-            if image is None:
-                continue
-            pose = fit_pose(mean, face.landmarks)
-            shaped = (face.landmarks + pose.apply_vectors(offset)).astype(np.float32)
-            out = image.copy()
-            if not self.renderer.render(out, shaped, source, base=face.landmarks):
-                continue
-            # Both meshes from the same region, as the evaluation fits them: the same pixels give the same mesh.
-            before = self.models.detector.detect(image, [face], refresh=False)
-            after = self.models.detector.detect(out, [face], refresh=False)
-            if before and after:
-                errors.append(pose_difference(before[0].landmarks, after[0].landmarks)[1])
+        renders = render_and_refit(self.renderer, self.models.detector, images, faces, mean, offset, source)
+        errors = [pose_difference(before.landmarks, after.landmarks)[1] for _, before, after in renders]
         return float(np.mean(errors)) if errors else None
 
 
-def check_people(check: PoseCheck, analysis: VideoAnalysis, mapping: dict[int, int],
-                 sources: list[PreparedSource], *, max_people: int = MAX_PEOPLE) -> dict[int, PoseCheckResult]:
-    """:class:`PoseCheck` for the ``max_people`` most present replaced identities (identity id -> result).
+def render_and_refit(renderer: FaceRenderer, detector: Any, images: dict[int, np.ndarray], faces: list[Face],
+                 mean: np.ndarray, offset: np.ndarray, source: PreparedSource
+                 ) -> list[tuple[np.ndarray, Face, Face]]:
+    """Render ``source`` onto each face (shaped by ``offset`` at the face's pose) and refit the mesh.
 
-    Each is checked on its longest track that has views; the others keep the
-    full shape (in a crowd most faces are small and each check costs ~0.1 s).
+    Returns ``(rendered image, mesh on the original, mesh on the render)`` per
+    face that rendered and was found again; both meshes come from the same
+    region, as the evaluation fits them, so the same pixels give the same mesh.
     """
+    out_list = []
+    for face in faces:
+        image = images.get(face.frame_index)
+        if image is None:
+            continue
+        pose = fit_pose(mean, face.landmarks)
+        shaped = (face.landmarks + pose.apply_vectors(offset)).astype(np.float32)
+        out = image.copy()
+        if not renderer.render(out, shaped, source, base=face.landmarks):
+            continue
+        before = detector.detect(image, [face], refresh=False)
+        after = detector.detect(out, [face], refresh=False)
+        if before and after:
+            out_list.append((out, before[0], after[0]))
+    return out_list
+
+
+def people(analysis: VideoAnalysis, mapping: dict[int, int]) -> list[tuple[int, list[Face], list[View]]]:
+    """Replaced identities, most present first: ``(identity id, faces of its longest track with views, views)``."""
     tracks: dict[int, list[Face]] = {}
     for faces in analysis.frames:
         for face in faces:
@@ -161,9 +169,19 @@ def check_people(check: PoseCheck, analysis: VideoAnalysis, mapping: dict[int, i
         best = longest.get(identity)
         if analysis.views.get(track_id) and (best is None or len(faces) > len(tracks[best])):
             longest[identity] = track_id
-    people = sorted(longest, key=lambda i: -sum(len(t) for t in tracks.values() if t[0].identity_id == i))
-    return {i: check(analysis.views[longest[i]], tracks[longest[i]], sources[mapping[i]])
-            for i in people[:max_people]}
+    order = sorted(longest, key=lambda i: -sum(len(t) for t in tracks.values() if t[0].identity_id == i))
+    return [(i, tracks[longest[i]], analysis.views[longest[i]]) for i in order]
+
+
+def check_people(check: PoseCheck, analysis: VideoAnalysis, mapping: dict[int, int],
+                 sources: list[PreparedSource], *, max_people: int = MAX_PEOPLE) -> dict[int, PoseCheckResult]:
+    """:class:`PoseCheck` for the ``max_people`` most present replaced identities (identity id -> result).
+
+    Each is checked on its longest track that has views; the others keep the
+    full shape (in a crowd most faces are small and each check costs ~0.1 s).
+    """
+    return {i: check(views, faces, sources[mapping[i]])
+            for i, faces, views in people(analysis, mapping)[:max_people]}
 
 
 def _largest_share(err_held: float, err_full: float, limit: float) -> float:

@@ -102,3 +102,53 @@ def test_a_real_photo_of_the_far_half_is_preferred_to_the_mirror_view(models):
     # The second photo (turned the other way) sees the first one's far half: no mirror view is needed.
     assert len(prepared.levels) == 2
     assert set(np.unique(prepared.owner)) == {0, 1}
+
+
+def _auto_choice(models, tmp_path, clip: str, photo_image: np.ndarray, name: str):
+    """The automatic mirror check on the first 60 frames of ``clip`` with one photo."""
+    from mediagen import trim_clip
+
+    from facegraft.analysis.analyse import analyse_faces
+    from facegraft.mirrorcheck import prepare_sources
+    from facegraft.options import SwapOptions
+    from facegraft.render.renderer import FaceRenderer
+    from facegraft.temporal import TrackSettings
+
+    trimmed = trim_clip(shared_file(f"videos/{clip}"), tmp_path / "clip.mp4", 60)
+    face = models.detector.detect(photo_image)[0]
+    source = SourceFace((photo_image,), (face,), None, name)
+    analysis = analyse_faces(trimmed, models=models, embed=False)
+    renderer = FaceRenderer(SwapOptions())
+    prepared, results = prepare_sources(models, renderer, TrackSettings(), [source], "auto", analysis, {0: 0})
+    return prepared[0], results.get(0)
+
+
+def test_auto_mirror_keeps_the_mirror_view_where_it_brings_the_source_closer(models, tmp_path):
+    """Biden's 3/4 photo onto a frontal woman: the mirror view renders nearer Biden, so it is used."""
+    from facegraft.media import read_image
+
+    prepared, result = _auto_choice(models, tmp_path, "lp_drv_d10.mp4", read_image(shared_file("images/fr_biden.jpg")),
+                                    "biden")
+    assert result is not None and result.mirrored
+    assert result.mirror < result.plain - 0.01, result  # measured: 0.672 vs 0.716 on the whole clip's views
+    assert len(prepared.levels) == 2
+
+
+def test_auto_mirror_drops_the_mirror_view_where_it_costs_likeness(models, tmp_path):
+    """The lp_drv_d3 woman onto herself from a turned frame: her mirror image is less like her (parting, light)."""
+    from facegraft.media import VideoReader
+
+    with VideoReader(shared_file("videos/lp_drv_d3.mp4"), start=300, end=301) as reader:
+        photo = next(iter(reader)).image.copy()
+    prepared, result = _auto_choice(models, tmp_path, "lp_drv_d3.mp4", photo, "d3 frame 300")
+    assert result is not None and not result.mirrored
+    assert result.mirror > result.plain + 0.01, result  # measured: 0.521 vs 0.397 on the whole clip's views
+    assert len(prepared.levels) == 1
+
+
+def test_auto_mirror_does_nothing_for_a_frontal_photo(models, tmp_path):
+    from facegraft.media import read_image
+
+    prepared, result = _auto_choice(models, tmp_path, "lp_drv_d10.mp4", read_image(shared_file("images/fr_obama.jpg")),
+                                    "obama")
+    assert result is None and len(prepared.levels) == 1

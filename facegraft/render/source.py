@@ -12,14 +12,13 @@ side of the nose not at all); warped onto a frontal target, that half comes
 out stretched and blurred, which costs likeness. Such a photo also lends its
 *mirror image* as an extra view: flipped left-right, with the mesh points
 renumbered through their left/right pairs, so its near half stands in for
-the far one (see :func:`mirror_view`). It is an option (``mirror_turned``,
-off by default) because it is a trade: the face becomes symmetric (a mole or
-a parting flips, the lighting is mirrored too). Measured with dlib distances:
-Biden's 3/4 photo onto the frontal ``lp_drv_d10`` went from 71 % to 93 % of
-frames closer to him (median distance 0.689 -> 0.665), but onto ``lp_drv_d3``,
-a head that turns, the distance to the source grew (0.52 -> 0.56), and the
-``lp_drv_d3`` woman onto herself from a 9 deg-turned frame moved further from
-herself (0.458 -> 0.518).
+the far one (see :func:`mirror_view`). It is a trade: the face becomes
+symmetric (a mole or a parting flips, the lighting is mirrored too). Measured
+with dlib distances: Biden's 3/4 photo onto the frontal ``lp_drv_d10`` went
+from 71 % to 93 % of frames closer to him, but the ``lp_drv_d3`` woman onto
+herself from a 9°-turned frame moved further from herself (0.458 -> 0.518).
+So the swap decides per source by test renders (:mod:`facegraft.mirrorcheck`,
+``mirror_turned="auto"``); here it is a flag.
 """
 
 from __future__ import annotations
