@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .posecheck import MIN_FACE_PX, SAMPLES, render_and_refit
+from .posecheck import SAMPLES, render_and_refit, sample_track
 from .render.renderer import FaceRenderer
 from .render.source import PreparedSource
-from .temporal import TrackSettings, neutral_shape, track_offset
+from .temporal import TrackSettings, track_offset
 from .types import Face, SourceFace
 
 if TYPE_CHECKING:
@@ -56,28 +56,22 @@ def choose_mirror(models: Any, renderer: FaceRenderer, settings: TrackSettings, 
                   *, samples: int = SAMPLES) -> MirrorCheckResult:
     """Render ``person`` (faces of a track, its views) both ways and keep the texture nearer the source.
 
-    Without a person large enough to judge (faces under ``MIN_FACE_PX``) the
-    mirror view is not used: the plain photo is what the user gave.
+    Without a person large enough to judge (see :func:`~facegraft.posecheck.sample_track`)
+    the mirror view is not used: the plain photo is what the user gave.
     """
-    if person is None:
+    sample = None if person is None else sample_track(person[1], person[0], samples)
+    if sample is None:
         return MirrorCheckResult(False)
-    faces, views = person
-    faces = [f for f in faces if not f.interpolated]
-    if not faces or not views or float(np.median([np.ptp(f.landmarks[:, 0]) for f in faces])) < MIN_FACE_PX:
-        return MirrorCheckResult(False)
+    images, faces, mean = sample
     reference = source.embedding
     if reference is None:
         reference = np.mean([models.embedder.embed(img, face) for img, face in zip(source.images, source.faces,
                                                                                    strict=True)], axis=0)
-    chosen = sorted(views, key=lambda v: -v.quality)[:samples]
-    images = {v.frame_index: v.crop for v in chosen}
-    mean = neutral_shape([f.landmarks for f in faces])
     topo = renderer.topology
     offset = track_offset(mean, plain.shape, topo.identity_weight, topo.parts, settings.shape_strength)
     dist = []
     for prepared in (plain, mirrored):
-        renders = render_and_refit(renderer, models.detector, images, [v.face for v in chosen], mean, offset,
-                                   prepared)
+        renders = render_and_refit(renderer, models.detector, images, faces, mean, offset, prepared)
         d = [float(np.linalg.norm(models.embedder.embed(out, after) - reference)) for out, _, after in renders]
         dist.append(float(np.mean(d)) if d else None)
     if dist[0] is None or dist[1] is None:
@@ -98,12 +92,12 @@ def prepare_sources(models: Any, renderer: FaceRenderer, settings: TrackSettings
     prepared, results = [], {}
     everyone = people(analysis, mapping) if mode == "auto" else []
     for k, source in enumerate(sources):
-        plain = prepare_source(source, renderer.topology, mirror_turned=mode == "on")
-        if mode == "auto":
-            mirrored = prepare_source(source, renderer.topology, mirror_turned=True)
-            if has_mirror_view(source, mirrored):
-                person = next(((faces, views) for i, faces, views in everyone if mapping[i] == k), None)
-                results[k] = choose_mirror(models, renderer, settings, source, plain, mirrored, person)
-                plain = mirrored if results[k].mirrored else plain
-        prepared.append(plain)
+        chosen = prepare_source(source, renderer.topology, mirror_turned=mode != "off")
+        if mode == "auto" and has_mirror_view(source, chosen):
+            # Only a turned photo gets a mirror view; otherwise the two preparations are the same.
+            plain = prepare_source(source, renderer.topology, mirror_turned=False)
+            person = next(((faces, views) for i, faces, views in everyone if mapping[i] == k), None)
+            results[k] = choose_mirror(models, renderer, settings, source, plain, chosen, person)
+            chosen = chosen if results[k].mirrored else plain
+        prepared.append(chosen)
     return prepared, results

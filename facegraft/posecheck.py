@@ -92,13 +92,10 @@ class PoseCheck:
         spread over the track), so nothing is decoded again.
         """
         faces = [f for f in faces if not f.interpolated]
-        if not views or len(faces) < 2 or self.settings.shape_strength <= 0 or source.shape is None:
+        sample = sample_track(views, faces, self.samples)
+        if sample is None or len(faces) < 2 or self.settings.shape_strength <= 0 or source.shape is None:
             return PoseCheckResult(1.0, None)
-        if float(np.median([np.ptp(f.landmarks[:, 0]) for f in faces])) < MIN_FACE_PX:
-            return PoseCheckResult(1.0, None)
-        chosen = sorted(views, key=lambda v: -v.quality)[: self.samples]
-        return self._decide({v.frame_index: v.crop for v in chosen}, [v.face for v in chosen],
-                            neutral_shape([f.landmarks for f in faces]), source)
+        return self._decide(*sample, source)
 
     def check_still(self, image: np.ndarray, face: Face, source: PreparedSource) -> PoseCheckResult:
         """The same check on one image, whose own shape stands in for the neutral one (as in ``shape_still``)."""
@@ -128,6 +125,21 @@ class PoseCheck:
         renders = render_and_refit(self.renderer, self.models.detector, images, faces, mean, offset, source)
         errors = [pose_difference(before.landmarks, after.landmarks)[1] for _, before, after in renders]
         return float(np.mean(errors)) if errors else None
+
+
+def sample_track(views: list[View], faces: list[Face], samples: int
+                ) -> tuple[dict[int, np.ndarray], list[Face], np.ndarray] | None:
+    """What a check renders for one track: ``(crops by frame, faces in them, the track's neutral shape)``.
+
+    The ``samples`` best views; None when the track has no views or its faces
+    are under :data:`MIN_FACE_PX` wide (too small to read reliably).
+    """
+    faces = [f for f in faces if not f.interpolated]
+    if not views or not faces or float(np.median([np.ptp(f.landmarks[:, 0]) for f in faces])) < MIN_FACE_PX:
+        return None
+    chosen = sorted(views, key=lambda v: -v.quality)[:samples]
+    mean = neutral_shape([f.landmarks for f in faces])
+    return {v.frame_index: v.crop for v in chosen}, [v.face for v in chosen], mean
 
 
 def render_and_refit(renderer: FaceRenderer, detector: Any, images: dict[int, np.ndarray], faces: list[Face],
