@@ -32,15 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .planstore import PlannedFace, PlanStore
-from .render.shape import (
-    damp_vertical,
-    fit_pose,
-    identity_offset,
-    matrices_from_rotvecs,
-    pose_neutral,
-    rotvecs_from_matrices,
-)
-from .render.topology import LIPS_PART
+from .render.shape import fit_pose, matrices_from_rotvecs, rotvecs_from_matrices, shape_offset
 from .types import Face
 
 __all__ = ["CHUNK", "PlanStore", "PlannedFace", "TrackSettings", "iter_track", "neutral_shape", "plan_faces",
@@ -205,11 +197,7 @@ def track_offset(mean: np.ndarray, source_shape: np.ndarray, weight: np.ndarray,
         strength: the identity shape strength.
         mouth_rise: share of the lips' vertical move kept (see :mod:`facegraft.posecheck`).
     """
-    neutral = mean.astype(np.float32)
-    raw = pose_neutral(identity_offset(source_shape, neutral, parts), neutral, weight)
-    if mouth_rise < 1.0 and len(parts) > LIPS_PART:
-        raw = damp_vertical(raw, neutral, parts[LIPS_PART][2], mouth_rise)
-    return strength * weight[:, None] * raw
+    return strength * weight[:, None] * shape_offset(source_shape, mean.astype(np.float32), weight, parts, mouth_rise)
 
 
 def iter_track(indices: np.ndarray, landmarks: Landmarks, settings: TrackSettings,

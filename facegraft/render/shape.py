@@ -169,6 +169,19 @@ def damp_vertical(offset: np.ndarray, neutral: np.ndarray, part_weight: np.ndarr
     return (offset - cut[:, None] * axis[None, :]).astype(np.float32)
 
 
+def shape_offset(source_shape: np.ndarray, neutral: np.ndarray, weight: np.ndarray,
+                 parts: tuple[tuple[int, int, np.ndarray], ...], mouth_rise: float = 1.0) -> np.ndarray:
+    """The identity offset from ``neutral`` toward the source, pose-neutral, lips' rise kept by ``mouth_rise``.
+
+    Unweighted: :func:`apply_identity` (or the planner) applies the per-point
+    weight and the strength.
+    """
+    offset = pose_neutral(identity_offset(source_shape, neutral, parts), neutral, weight)
+    if mouth_rise < 1.0 and len(parts) > LIPS_PART:
+        offset = damp_vertical(offset, neutral, parts[LIPS_PART][2], mouth_rise)
+    return offset
+
+
 def apply_identity(landmarks: np.ndarray, neutral: np.ndarray, offset: np.ndarray, weight: np.ndarray,
                    strength: float) -> np.ndarray:
     """Move a frame's landmarks toward the source's proportions, keeping pose and expression.
@@ -192,8 +205,5 @@ def shape_still(landmarks: np.ndarray, source_shape: np.ndarray, topology: MeshT
 
     ``mouth_rise``: share of the lips' vertical move kept (:func:`damp_vertical`).
     """
-    offset = pose_neutral(identity_offset(source_shape, landmarks, topology.parts), landmarks,
-                          topology.identity_weight)
-    if mouth_rise < 1.0 and len(topology.parts) > LIPS_PART:
-        offset = damp_vertical(offset, landmarks, topology.parts[LIPS_PART][2], mouth_rise)
+    offset = shape_offset(source_shape, landmarks, topology.identity_weight, topology.parts, mouth_rise)
     return apply_identity(landmarks, landmarks, offset, topology.identity_weight, strength)
