@@ -79,24 +79,41 @@ def choose_mirror(models: Any, renderer: FaceRenderer, settings: TrackSettings, 
     return MirrorCheckResult(dist[1] < dist[0], dist[0], dist[1])
 
 
+def source_views(sources: list[SourceFace], topology: Any, mode: str) -> list[tuple[PreparedSource, PreparedSource]]:
+    """Per source, its preparation as ``mode`` asks (with mirror views unless off) and the plain one.
+
+    Needs nothing from the target, so the pipeline runs it while the target is analysed.
+    The two are the same object when there is no mirror view to choose.
+    """
+    from .render.source import prepare_source
+
+    views = []
+    for source in sources:
+        chosen = prepare_source(source, topology, mirror_turned=mode != "off")
+        plain = (prepare_source(source, topology, mirror_turned=False) if has_mirror_view(source, chosen)
+                 else chosen)
+        views.append((chosen, plain))
+    return views
+
+
 def prepare_sources(models: Any, renderer: FaceRenderer, settings: TrackSettings, sources: list[SourceFace],
-                    mode: str, analysis: VideoAnalysis, mapping: dict[int, int]
+                    mode: str, analysis: VideoAnalysis, mapping: dict[int, int],
+                    views: list[tuple[PreparedSource, PreparedSource]] | None = None,
                     ) -> tuple[list[PreparedSource], dict[int, MirrorCheckResult]]:
     """Each source prepared for rendering, with or without mirror views as ``mode`` (auto/on/off) says.
 
+    ``views`` are :func:`source_views` made beforehand (made here when None).
     Returns the prepared sources and, per source index the check ran for, its result.
     """
     from .posecheck import people
-    from .render.source import prepare_source
 
+    views = views if views is not None else source_views(sources, renderer.topology, mode)
     prepared, results = [], {}
     everyone = people(analysis, mapping) if mode == "auto" else []
-    for k, source in enumerate(sources):
-        chosen = prepare_source(source, renderer.topology, mirror_turned=mode != "off")
-        if mode == "auto" and has_mirror_view(source, chosen):
+    for k, (source, (chosen, plain)) in enumerate(zip(sources, views, strict=True)):
+        if mode == "auto" and chosen is not plain:
             # Only a turned photo gets a mirror view; otherwise the two preparations are the same.
-            plain = prepare_source(source, renderer.topology, mirror_turned=False)
-            person = next(((faces, views) for i, faces, views in everyone if mapping[i] == k), None)
+            person = next(((faces, seen) for i, faces, seen in everyone if mapping[i] == k), None)
             results[k] = choose_mirror(models, renderer, settings, source, plain, chosen, person)
             chosen = chosen if results[k].mirrored else plain
         prepared.append(chosen)

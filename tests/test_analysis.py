@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 
@@ -261,3 +262,25 @@ def test_faces_that_share_every_frame_are_not_embedded(models, monkeypatch):
     full = analyse_faces(path, models=models)
     assert len(calls) == 2 and full.embedded and full.covers(path, 12, embeddings=True)
     assert [p.track_ids for p in lazy.identities] == [p.track_ids for p in full.identities]
+
+
+def test_unmerged_analysis_makes_no_dlib_call_and_keeps_the_tracks(models, monkeypatch):
+    """``merge=False`` (select=all) embeds nothing; the tracks and their faces are those of a merged analysis.
+
+    Up to frame 100 of the Hamilton clip the performer's tracks merge across cuts when merged: unmerged,
+    each of them is its own identity, and every face keeps its track.
+    """
+    path = shared_file("videos/fr_short_hamilton_clip.mp4")
+    merged = analyse_faces(path, models=models, end=100, embed=False)
+    calls = _count_embeddings(models, monkeypatch)
+    tracks = analyse_faces(path, models=models, end=100, merge=False)
+    assert not calls and not tracks.merged and not tracks.embedded
+    assert sorted(t for p in tracks.identities for t in p.track_ids) == \
+        sorted(t for p in merged.identities for t in p.track_ids)
+    assert all(len(p.track_ids) == 1 for p in tracks.identities)
+    assert len(tracks.identities) > len(merged.identities)
+    assert [[(f.track_id, f.bbox) for f in faces] for faces in tracks.frames] == \
+        [[(f.track_id, f.bbox) for f in faces] for faces in merged.frames]
+    # As a whole-clip analysis, it serves select=all (no merge needed) but no rule that reads people.
+    whole = dataclasses.replace(tracks, frames=tracks.frames + [[]] * (tracks.info.frame_count - 100))
+    assert whole.covers(path, 12, merged=False) and not whole.covers(path, 12)

@@ -28,6 +28,6 @@ def iter_frames(info: MediaInfo, *, start: int = 0, end: int | None = None) -> I
     if info.kind == "image":
         yield 0, load_image(info.path)
         return
-    with VideoReader(info.path, start=start, end=end) as reader:
+    with VideoReader(info.path, start=start, end=end, info=info) as reader:
         for frame in reader:
             yield frame.index, frame.image

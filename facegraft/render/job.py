@@ -25,6 +25,7 @@ from .renderer import FaceRenderer, Layer, TrackState
 from .source import PreparedSource
 
 if TYPE_CHECKING:
+    from ..media.probe import MediaInfo
     from ..media.reader import VideoFrame
 
 
@@ -41,12 +42,14 @@ class RenderJob:
     ``plan`` is a :class:`~facegraft.planstore.PlanStore` (the pipeline's: on
     disk, read frame by frame) or any dict ``{frame: [PlannedFace]}``; a store
     pickles as such a dict, so a worker gets its slice of the plan in memory.
+    ``info`` is the target's probe, so the render pass need not probe it again.
     """
 
     target: Path
     sources: list[PreparedSource]
     plan: dict[int, list[PlannedFace]] | PlanView
     options: SwapOptions
+    info: MediaInfo | None = None
 
     def slice(self, start: int, end: int) -> RenderJob:
         """The same job with only the plan of frames ``[start, end)`` (less to ship to a worker).
@@ -56,7 +59,7 @@ class RenderJob:
         plan = self.plan
         part = plan.window(start, end) if isinstance(plan, PlanView) else {k: v for k, v in plan.items()
                                                                            if start <= k < end}
-        return RenderJob(self.target, self.sources, part, self.options)
+        return RenderJob(self.target, self.sources, part, self.options, self.info)
 
 
 @dataclass
@@ -116,7 +119,7 @@ def render_range(job: RenderJob, sink: FrameSink, start: int = 0, end: int | Non
     # is prepared in a thread while frame n gets its colour (per-track state,
     # so strictly in order), is blended and handed to the encoder. OpenCV and
     # numpy release the GIL, so the two overlap on two cores.
-    with VideoReader(job.target, start=first, end=end) as reader, ThreadPoolExecutor(1) as pool:
+    with VideoReader(job.target, start=first, end=end, info=job.info) as reader, ThreadPoolExecutor(1) as pool:
         pending: tuple[VideoFrame, np.ndarray, Future[list[tuple[PlannedFace, Layer | None]]]] | None = None
         for frame in reader:
             image = frame.image if frame.image.flags.writeable else frame.image.copy()
