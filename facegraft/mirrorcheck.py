@@ -85,12 +85,12 @@ def source_views(sources: list[SourceFace], topology: Any, mode: str) -> list[tu
     Needs nothing from the target, so the pipeline runs it while the target is analysed.
     The two are the same object when there is no mirror view to choose.
     """
-    from .render.source import prepare_source
+    from .render.source import prepare_textures
 
     views = []
     for source in sources:
-        chosen = prepare_source(source, topology, mirror_turned=mode != "off")
-        plain = (prepare_source(source, topology, mirror_turned=False) if has_mirror_view(source, chosen)
+        chosen = prepare_textures(source, topology, mirror_turned=mode != "off")
+        plain = (prepare_textures(source, topology, mirror_turned=False) if has_mirror_view(source, chosen)
                  else chosen)
         views.append((chosen, plain))
     return views

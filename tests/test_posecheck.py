@@ -11,7 +11,7 @@ from facegraft import SwapOptions, swap_video
 from facegraft.posecheck import LIMIT_DEG, PoseCheck, check_people
 from facegraft.render.renderer import FaceRenderer
 from facegraft.render.shape import damp_vertical
-from facegraft.render.source import prepare_source
+from facegraft.render.source import prepare_textures
 from facegraft.render.topology import LIPS_PART, mesh_topology
 from facegraft.temporal import TrackSettings
 from facegraft.types import SourceFace
@@ -31,7 +31,7 @@ def _check(models, clip, photo):
     image = read_image(shared_file(f"images/{photo}"))
     face = models.detector.detect(image)[0]
     renderer = FaceRenderer(SwapOptions())
-    source = prepare_source(SourceFace((image,), (face,), models.embedder.embed(image, face), photo),
+    source = prepare_textures(SourceFace((image,), (face,), models.embedder.embed(image, face), photo),
                             renderer.topology)
     analysis = analyse_faces(clip, models=models)
     check = PoseCheck(models, renderer, TrackSettings())

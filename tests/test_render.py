@@ -11,7 +11,7 @@ from conftest import shared_file
 from facegraft.options import SwapOptions
 from facegraft.render.renderer import FaceRenderer
 from facegraft.render.shape import shape_still, umeyama
-from facegraft.render.source import prepare_source
+from facegraft.render.source import prepare_textures
 from facegraft.render.topology import mesh_topology, orient_triangles, signed_area
 from facegraft.types import SourceFace
 
@@ -72,7 +72,7 @@ def test_umeyama_recovers_a_known_similarity():
 def _render(scene, models, **opts):
     source, target, face = scene
     renderer = FaceRenderer(SwapOptions(**opts))
-    prepared = prepare_source(source, renderer.topology)
+    prepared = prepare_textures(source, renderer.topology)
     lm = shape_still(face.landmarks, prepared.shape, renderer.topology, renderer.options.shape_strength)
     out = target.copy()
     assert renderer.render(out, lm, prepared, base=face.landmarks)
@@ -156,7 +156,7 @@ def test_fast_paths_match_the_full_resolution_render(models, photo):
     for step, detail in ((1, False), (2, True)):
         renderer = FaceRenderer(SwapOptions())
         renderer.map_step, renderer.match_source_detail = step, detail
-        prepared = prepare_source(source, renderer.topology)
+        prepared = prepare_textures(source, renderer.topology)
         out = frame.copy()
         assert renderer.render(out, face.landmarks, prepared, base=face.landmarks)
         outs.append(out.astype(np.float32))
@@ -172,7 +172,7 @@ def test_fast_paths_match_the_full_resolution_render(models, photo):
 def test_texture_cache_keeps_levels_apart(scene):
     """Two face sizes that need the same quantised scale of different levels each get their own texture."""
     source, _, _ = scene
-    prepared = prepare_source(source, mesh_topology())
+    prepared = prepare_textures(source, mesh_topology())
     levels = prepared.levels[0]
     assert len(levels) >= 2
     widths = [0.9 * levels[1].face_width, 0.9 * levels[0].face_width]  # scale 0.9 of level 1, then of level 0

@@ -11,7 +11,7 @@ from facegraft.options import SwapOptions
 from facegraft.render import detail as dt
 from facegraft.render.renderer import FaceRenderer, TrackState
 from facegraft.render.shape import shape_still
-from facegraft.render.source import prepare_source
+from facegraft.render.source import prepare_textures
 from facegraft.render.topology import mesh_topology
 from facegraft.types import SourceFace
 
@@ -92,7 +92,7 @@ def test_rendered_skin_matches_the_frame_and_the_face_still_looks_like_the_sourc
     outputs, states = {}, {}
     for strength in (0.0, 1.0):
         renderer = FaceRenderer(SwapOptions(detail_match=strength))
-        prepared = prepare_source(source, renderer.topology)
+        prepared = prepare_textures(source, renderer.topology)
         lm = shape_still(face.landmarks, prepared.shape, renderer.topology, renderer.options.shape_strength)
         out, state = target.copy(), TrackState()
         assert renderer.render(out, lm, prepared, state, base=face.landmarks)

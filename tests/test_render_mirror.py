@@ -8,7 +8,7 @@ from conftest import shared_file
 from scipy.optimize import linear_sum_assignment
 
 from facegraft.render.shape import umeyama
-from facegraft.render.source import MIRROR_MIN_YAW, frontality, photo_yaw, prepare_source
+from facegraft.render.source import MIRROR_MIN_YAW, frontality, photo_yaw, prepare_textures
 from facegraft.render.topology import mesh_topology
 from facegraft.types import SourceFace
 
@@ -71,7 +71,7 @@ def test_a_turned_photo_lends_its_mirror_image_to_the_far_half(models):
     turned = _source(models, "fr_biden.jpg")
     yaw = photo_yaw(turned.faces[0].landmarks, topo)
     assert yaw > MIRROR_MIN_YAW
-    prepared = prepare_source(turned, topo, mirror_turned=True)
+    prepared = prepare_textures(turned, topo, mirror_turned=True)
     assert len(prepared.levels) == 2
     tri_side = np.sign(topo.side[prepared.triangles].sum(axis=1))
     # The head's left half (positive yaw) faces away: exactly those triangles take the mirror view.
@@ -86,11 +86,11 @@ def test_a_turned_photo_lends_its_mirror_image_to_the_far_half(models):
         assert lv.landmarks[33, 0] == pytest.approx(lp.image.shape[1] - 1 - lp.landmarks[263, 0])
     # The identity shape still comes from the real photo.
     np.testing.assert_allclose(prepared.shape, turned.faces[0].landmarks)
-    assert len(prepare_source(turned, topo).levels) == 1  # the option is off by default
+    assert len(prepare_textures(turned, topo).levels) == 1  # the option is off by default
 
 
 def test_a_frontal_photo_gets_no_mirror_view(models):
-    prepared = prepare_source(_source(models, "fr_obama.jpg"), mesh_topology(), mirror_turned=True)
+    prepared = prepare_textures(_source(models, "fr_obama.jpg"), mesh_topology(), mirror_turned=True)
     assert len(prepared.levels) == 1
     assert (prepared.owner == 0).all()
 
@@ -98,7 +98,7 @@ def test_a_frontal_photo_gets_no_mirror_view(models):
 def test_a_real_photo_of_the_far_half_is_preferred_to_the_mirror_view(models):
     turned, flipped = _source(models, "fr_biden.jpg"), _source(models, "fr_biden.jpg", flip=True)
     both = SourceFace(turned.images + flipped.images, turned.faces + flipped.faces, None, "both")
-    prepared = prepare_source(both, mesh_topology(), mirror_turned=True)
+    prepared = prepare_textures(both, mesh_topology(), mirror_turned=True)
     # The second photo (turned the other way) sees the first one's far half: no mirror view is needed.
     assert len(prepared.levels) == 2
     assert set(np.unique(prepared.owner)) == {0, 1}

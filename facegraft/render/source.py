@@ -229,7 +229,7 @@ def _photo_levels(image: np.ndarray, face_bbox: tuple[float, float, float, float
     return tuple(levels)
 
 
-def prepare_source(source: SourceFace, topology: MeshTopology | None = None, *,
+def prepare_textures(source: SourceFace, topology: MeshTopology | None = None, *,
                    mirror_turned: bool = False) -> PreparedSource:
     """Crop, scale and score each photo of a :class:`SourceFace` once.
 
