@@ -312,8 +312,12 @@ class VideoWriter:
         if (ew, eh) != (w, h):
             image = cv2.copyMakeBorder(image, 0, eh - h, 0, ew - w, cv2.BORDER_REPLICATE)
         if ew % 2 == 0 and eh % 2 == 0:
-            # OpenCV's I420 conversion is ~5x faster than swscale's rgb24->yuv420p.
-            frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+            # OpenCV's I420 conversion is ~5x faster than swscale's rgb24->yuv420p. Where PyAV can read
+            # the size back from the array (height a multiple of 4), the frame wraps the array instead
+            # of copying it (the encoder copies the picture into its own buffers).
+            yuv = cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420)
+            wrap = av.VideoFrame.from_numpy_buffer if eh % 4 == 0 else av.VideoFrame.from_ndarray
+            frame = wrap(yuv, format="yuv420p")
         else:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24").reformat(
                 format="yuv420p", dst_colorspace="itu601")

@@ -58,8 +58,10 @@ class DetailStats:
 
 def energy(light: np.ndarray, mask: np.ndarray) -> float:
     """Mean gradient magnitude (``|d/dx| + |d/dy|``, Sobel) of a lightness channel inside ``mask``."""
-    gx = cv2.Sobel(light, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(light, cv2.CV_32F, 0, 1, ksize=3)
+    # 8-bit input: exact in 16-bit integers (|Sobel| <= 1020 a direction), and ~2x faster than float.
+    depth = cv2.CV_16S if light.dtype == np.uint8 else cv2.CV_32F
+    gx = cv2.Sobel(light, depth, 1, 0, ksize=3)
+    gy = cv2.Sobel(light, depth, 0, 1, ksize=3)
     mag = cv2.add(cv2.absdiff(gx, 0), cv2.absdiff(gy, 0))
     m = mask.view(np.uint8) if mask.dtype == bool else mask
     return float(cv2.mean(mag, mask=m)[0]) / 8.0 if cv2.countNonZero(m) else 0.0
