@@ -284,3 +284,21 @@ def test_unmerged_analysis_makes_no_dlib_call_and_keeps_the_tracks(models, monke
     # As a whole-clip analysis, it serves select=all (no merge needed) but no rule that reads people.
     whole = dataclasses.replace(tracks, frames=tracks.frames + [[]] * (tracks.info.frame_count - 100))
     assert whole.covers(path, 12, merged=False) and not whole.covers(path, 12)
+
+
+def test_landmark_array_reads_the_serialised_list_exactly():
+    """The byte-level reading of mediapipe's landmark list equals the point-by-point one, and falls back."""
+    from mediapipe.framework.formats import landmark_pb2
+
+    from facegraft.analysis.detector import landmark_array
+
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(478, 3)).astype(np.float32)
+    msg = landmark_pb2.NormalizedLandmarkList()
+    for x, y, z in points:
+        mark = msg.landmark.add()
+        mark.x, mark.y, mark.z = float(x), float(y), float(z)
+    assert np.array_equal(landmark_array(msg), points)
+    msg.landmark[7].visibility = 0.5  # another field: the wire layout differs, the attributes are read
+    assert np.array_equal(landmark_array(msg), points)
+    assert landmark_array(landmark_pb2.NormalizedLandmarkList()).shape == (0, 3)

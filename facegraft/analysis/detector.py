@@ -119,6 +119,28 @@ def roi_from_landmarks(landmarks: np.ndarray, scale: float = 1.5) -> Roi:
     return Roi(uc * c - vc * s, uc * s + vc * c, side, rot)
 
 
+#: One ``NormalizedLandmark`` with only x, y, z set, as it is serialised inside a ``NormalizedLandmarkList``
+#: (field 1, length 15; then fields 1-3 as little-endian floats).
+_LANDMARK_WIRE = np.dtype([("tag", "u1"), ("size", "u1"), ("tx", "u1"), ("x", "<f4"), ("ty", "u1"), ("y", "<f4"),
+                           ("tz", "u1"), ("z", "<f4")])
+
+
+def landmark_array(landmarks: Any) -> np.ndarray:
+    """(N, 3) float32 x, y, z of a mediapipe ``NormalizedLandmarkList``.
+
+    Read from its serialised bytes (~15 us for 478 points) rather than point by
+    point through protobuf attributes (~280 us, a mesh fit's Python overhead);
+    a list with any other field set falls back to the attributes.
+    """
+    raw = landmarks.SerializeToString()
+    if len(raw) % _LANDMARK_WIRE.itemsize == 0:
+        rec = np.frombuffer(raw, _LANDMARK_WIRE)
+        if (np.all(rec["tag"] == 0x0A) and np.all(rec["size"] == 15) and np.all(rec["tx"] == 0x0D)
+                and np.all(rec["ty"] == 0x15) and np.all(rec["tz"] == 0x1D)):
+            return np.stack([rec["x"], rec["y"], rec["z"]], axis=1).astype(np.float32)
+    return np.array([(p.x, p.y, p.z) for p in landmarks.landmark], np.float32).reshape(-1, 3)
+
+
 def nms(dets: Sequence[Detection], threshold: float = 0.35) -> list[Detection]:
     """Greedy non-maximum suppression, best score first."""
     kept: list[Detection] = []
@@ -244,7 +266,7 @@ class FaceDetector:
         result = self._landmarker.process({"image": crop, "roi": rect})
         if result.face_landmarks is None:
             return None
-        lm = np.array([(p.x, p.y, p.z) for p in result.face_landmarks.landmark], np.float32)
+        lm = landmark_array(result.face_landmarks)
         if lm.shape[0] != MESH_POINTS:
             return None
         lm *= np.float32(side)
