@@ -84,9 +84,9 @@ class SwapOptions:
                             "colour stage's shading match its seam measured as low as multi-band's, 25 % faster), "
                             "multiband (Laplacian pyramid) or poisson (seamless clone).", label="Blend mode",
                             choices=get_args(BlendMode))
-    mask_erode: float = _opt(0.04, "Mask erosion as a fraction of the face size.", label="Mask erosion",
+    mask_erode: float = _opt(0.02, "Mask erosion as a fraction of the face size.", label="Mask erosion",
                              lo=0.0, hi=0.3)
-    mask_blur: float = _opt(0.08, "Mask feather width as a fraction of the face size.", label="Mask feather",
+    mask_blur: float = _opt(0.06, "Mask feather width as a fraction of the face size.", label="Mask feather",
                             lo=0.0, hi=0.5)
     # --- time --------------------------------------------------------------
     smoothing: float = _opt(0.5, "Temporal smoothing strength of landmarks, colour and mask; 0 turns it off.",

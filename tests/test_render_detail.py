@@ -106,3 +106,32 @@ def test_rendered_skin_matches_the_frame_and_the_face_still_looks_like_the_sourc
     assert found
     emb = models.embedder.embed(outputs[1.0], found[0])
     assert np.linalg.norm(emb - source.embedding) < 0.6
+
+
+def test_edge_softening_is_strongest_at_the_mask_edge_and_fades_inside():
+    """The extra softening share: EDGE_SOFTEN where the blend weight leaves 1, none a band deeper, off with detail 0."""
+    from facegraft.render import renderer as rr
+
+    alpha = np.zeros((200, 200), np.float32)
+    alpha[20:180, 20:180] = 1.0
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 4.0)  # a feathered square: 1 well inside, falling to 0 at its edge
+    edge = FaceRenderer(SwapOptions())._edge_softening(alpha, 200, (400, 400))
+    assert edge is not None and edge.shape == (400, 400)
+    plateau = cv2.resize((alpha >= 0.999).astype(np.uint8), (400, 400), interpolation=cv2.INTER_NEAREST) > 0
+    assert edge.max() == pytest.approx(rr.EDGE_SOFTEN, abs=1e-3)
+    assert edge[200, 200] == 0.0  # the middle: deeper than the band
+    band = int(2 * rr.EDGE_BAND * 200)
+    rim = plateau & ~cv2.erode(plateau.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    assert edge[rim].mean() > 0.8 * rr.EDGE_SOFTEN  # just inside the plateau's edge
+    assert np.all(edge[200, 64 + band + 8:336 - band - 8] == 0.0)  # the plateau spans ~64..336 here
+    assert FaceRenderer(SwapOptions(detail_match=0.0))._edge_softening(alpha, 200, (400, 400)) is None
+    # The mix: the share moves toward 1 where the extra share is set, and stays where it is not.
+    rng = np.random.default_rng(0)
+    lab = rng.integers(0, 256, (400, 400, 3), dtype=np.uint8)
+    soft = np.full((400, 400), 128.0, np.float32)
+    mixed = dt.apply(lab, soft, 0.2, edge)
+    plain = dt.apply(lab, soft, 0.2)
+    assert np.array_equal(mixed[edge == 0], plain[edge == 0])
+    at_edge = edge > 0.25
+    spread = [np.abs(m[..., 0][at_edge].astype(int) - 128).mean() for m in (mixed, plain)]
+    assert spread[0] < spread[1]

@@ -206,7 +206,7 @@ def test_gradio_components_carry_the_schema() -> None:
         controls = build_controls(control_specs())
     slider = controls["mask_blur"]
     assert isinstance(slider, gr.Slider)
-    assert (slider.minimum, slider.maximum, slider.value) == (0.0, 0.5, 0.08)
+    assert (slider.minimum, slider.maximum, slider.value) == (0.0, 0.5, 0.06)
     assert isinstance(controls["keep_eyes"], gr.Checkbox)
     assert isinstance(controls["blend"], gr.Dropdown) and controls["blend"].value == "feather"
 

@@ -108,8 +108,17 @@ def weight(stats: DetailStats, gain: float, strength: float = 1.0) -> float:
     return float(min(MAX_WEIGHT, (stats.source - wanted) / room))
 
 
-def apply(lab: np.ndarray, soft: np.ndarray, share: float) -> np.ndarray:
-    """``lab`` with ``share`` of the smoothed lightness mixed in (a new array; ``lab`` itself when share is 0)."""
+def apply(lab: np.ndarray, soft: np.ndarray, share: float, extra: np.ndarray | None = None) -> np.ndarray:
+    """``lab`` with ``share`` of the smoothed lightness mixed in (a new array; ``lab`` itself when share is 0).
+
+    ``extra`` (float32 HxW in [0, 1], None: nowhere) moves the share that far toward 1, pixel by pixel.
+    """
+    if extra is not None:
+        out = lab.copy()
+        light = lab[..., 0].astype(np.float32)
+        s = share + (1.0 - share) * extra
+        out[..., 0] = np.clip(light + s * (soft - light) + 0.5, 0, 255)
+        return out
     if share <= 0.0:
         return lab
     out = lab.copy()
