@@ -83,15 +83,15 @@ def source_views(sources: list[SourceFace], topology: Any, mode: str) -> list[tu
     """Per source, its preparation as ``mode`` asks (with mirror views unless off) and the plain one.
 
     Needs nothing from the target, so the pipeline runs it while the target is analysed.
-    The two are the same object when there is no mirror view to choose.
+    The two are the same object unless ``auto`` has a mirror view to choose against.
     """
     from .render.source import prepare_textures
 
     views = []
     for source in sources:
         chosen = prepare_textures(source, topology, mirror_turned=mode != "off")
-        plain = (prepare_textures(source, topology, mirror_turned=False) if has_mirror_view(source, chosen)
-                 else chosen)
+        choose = mode == "auto" and has_mirror_view(source, chosen)
+        plain = prepare_textures(source, topology, mirror_turned=False) if choose else chosen
         views.append((chosen, plain))
     return views
 

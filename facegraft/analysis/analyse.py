@@ -207,7 +207,7 @@ def analyse_faces(target: str | Path, *, models: Models | None = None,
         # A clip shorter than min_track frames (a 0.04 s clip) would otherwise drop every face.
         shortest = 1 if info.kind == "image" else min(min_track, max(1, total - start))
         identities, track_identity = _identify(models, tracks, views, frames, min_track=shortest,
-                                               threshold=merge_threshold, embed=embed and merge, merge=merge)
+                                               threshold=merge_threshold, embed=embed, merge=merge)
     finally:
         if own:
             models.close()
@@ -228,7 +228,7 @@ def _identify(models: Models, tracks: list[Track], views: dict[int, list[View]],
     seen = [set(t.frames) for t in kept]
     embeddings: list[np.ndarray | None] = []
     for i, track in enumerate(kept):
-        if embed or (merge and any(seen[i].isdisjoint(other) for j, other in enumerate(seen) if j != i)):
+        if merge and (embed or any(seen[i].isdisjoint(other) for j, other in enumerate(seen) if j != i)):
             vecs = [models.embedder.embed(v.crop, v.face) for v in views[track.id]]
             embeddings.append(np.mean(vecs, axis=0).astype(np.float32))
         else:

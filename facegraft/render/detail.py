@@ -113,15 +113,10 @@ def apply(lab: np.ndarray, soft: np.ndarray, share: float, extra: np.ndarray | N
 
     ``extra`` (float32 HxW in [0, 1], None: nowhere) moves the share that far toward 1, pixel by pixel.
     """
-    if extra is not None:
-        out = lab.copy()
-        light = lab[..., 0].astype(np.float32)
-        s = share + (1.0 - share) * extra
-        out[..., 0] = np.clip(light + s * (soft - light) + 0.5, 0, 255)
-        return out
-    if share <= 0.0:
+    if extra is None and share <= 0.0:
         return lab
+    mix = share if extra is None else share + (1.0 - share) * extra
     out = lab.copy()
-    mixed = cv2.addWeighted(lab[..., 0].astype(np.float32), 1.0 - share, soft, share, 0.5)
-    out[..., 0] = np.clip(mixed, 0, 255)
+    light = lab[..., 0].astype(np.float32)
+    out[..., 0] = np.clip(light + mix * (soft - light) + 0.5, 0, 255)
     return out
