@@ -51,6 +51,22 @@ def test_smoothing_flattens_skin_texture_and_keeps_the_eyes(models, photo):
     assert kept_eyes > kept_cheeks + 0.2, (kept_eyes, kept_cheeks)
 
 
+def test_a_small_face_is_smoothed_over_a_smaller_window(models):
+    """On a crowd-sized face the 3 px window spans the eyes themselves; the scaled one keeps them."""
+    image, face = _photo(models, "fr_obama.jpg")
+    width = float(np.ptp(face.landmarks[:, 0]))
+    factor = 60.0 / width
+    small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    landmarks = face.landmarks[:, :2] * factor
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)
+    eyes, _ = _regions(small.shape, landmarks)
+    light = dt.energy(lab[..., 0], eyes)
+    assert dt.radius(60.0) == 1 and dt.radius(width) == dt.RADIUS_PX
+    kept_scaled = dt.energy(dt.soften(lab, dt.radius(60.0)), eyes) / light
+    kept_fixed = dt.energy(dt.soften(lab, dt.RADIUS_PX), eyes) / light
+    assert kept_scaled > kept_fixed + 0.04, (kept_scaled, kept_fixed)
+
+
 def test_the_mix_reaches_the_target_energy_and_never_sharpens(models):
     image, face = _photo(models, "fr_obama.jpg")
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
