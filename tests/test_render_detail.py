@@ -61,8 +61,8 @@ def test_a_small_face_is_smoothed_over_a_smaller_window(models):
     lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)
     eyes, _ = _regions(small.shape, landmarks)
     light = dt.energy(lab[..., 0], eyes)
-    assert dt.radius(60.0) == 1 and dt.radius(width) == dt.RADIUS_PX
-    kept_scaled = dt.energy(dt.soften(lab, dt.radius(60.0)), eyes) / light
+    assert dt.radius_for(60.0) == 1 and dt.radius_for(width) == dt.RADIUS_PX
+    kept_scaled = dt.energy(dt.soften(lab, dt.radius_for(60.0)), eyes) / light
     kept_fixed = dt.energy(dt.soften(lab, dt.RADIUS_PX), eyes) / light
     assert kept_scaled > kept_fixed + 0.04, (kept_scaled, kept_fixed)
 

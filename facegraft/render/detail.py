@@ -29,9 +29,10 @@ import numpy as np
 
 #: Window radius (work-resolution pixels) of the smoothing: fine texture only...
 RADIUS_PX = 3
-#: ...and at most this fraction of the face's width. On a small face (a crowd, a wide shot) 3 px is no
-#: longer fine texture: it spans an eyelid or a nostril, and smoothing it cost likeness (1080p crowd: within
-#: dlib's same-person distance in 78 % of sampled faces at 3 px, 84 % with the radius scaled; docs/quality.md).
+#: ...scaled down to about this fraction of the face's width (never under 1 px; :func:`radius_for`).
+#: On a small face (a crowd, a wide shot) 3 px is no longer fine texture: it spans an eyelid or a
+#: nostril, and smoothing it cost likeness (1080p crowd: within dlib's same-person distance in 78 % of
+#: sampled faces at 3 px, 84 % with the radius scaled; docs/quality.md).
 RADIUS_SHARE = 1 / 64
 #: Local contrast (standard deviation, 8-bit lightness levels) above which edges are kept: eyes, brows, lips.
 EDGE_LEVELS = 30.0
@@ -71,7 +72,7 @@ def energy(light: np.ndarray, mask: np.ndarray) -> float:
     return float(cv2.mean(mag, mask=m)[0]) / 8.0 if cv2.countNonZero(m) else 0.0
 
 
-def radius(face_width: float) -> int:
+def radius_for(face_width: float) -> int:
     """Smoothing window radius for a face ``face_width`` pixels wide at the work resolution (1 to :data:`RADIUS_PX`)."""
     return int(min(RADIUS_PX, max(1, round(face_width * RADIUS_SHARE))))
 

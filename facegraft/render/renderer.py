@@ -303,7 +303,7 @@ class FaceRenderer:
             layer.full_lab = cv2.cvtColor(full, cv2.COLOR_RGB2LAB)
             if self.options.detail_match > 0:
                 # Measured here, where the target is at the texture's (work) resolution.
-                layer.soft = dt.soften(layer.full_lab, dt.radius(face_w))
+                layer.soft = dt.soften(layer.full_lab, dt.radius_for(face_w))
                 light = cv2.cvtColor(target, cv2.COLOR_RGB2LAB)[..., 0]
                 layer.detail = dt.measure(layer.full_lab, layer.soft, light, alpha_full > 0.5)
                 layer.edge = self._edge_softening(alpha, size, (w, h))
