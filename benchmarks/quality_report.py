@@ -122,6 +122,8 @@ def main() -> None:
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--work", default="/tmp/facegraft-quality")
     ap.add_argument("--sample-every", type=int, default=5)
+    ap.add_argument("--realism-only", action="store_true",
+                    help="swap and measure only the realism figures (16 sampled frames), merged into the results")
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -141,6 +143,14 @@ def main() -> None:
             t = time.perf_counter()
             report = swap_video([source], target, out, opts, models=models)
             swap_s = time.perf_counter() - t
+            if args.realism_only:
+                from facegraft.evaluate.realism import measure_realism
+
+                rep = measure_realism([source], target, out, models=models).as_dict()
+                results.setdefault(name, {}).setdefault(variant, {})["realism"] = rep
+                results_path.write_text(json.dumps(results, indent=1, default=str))
+                print(name, variant, f"{swap_s:.1f}s", json.dumps(rep), flush=True)
+                continue
             ev = evaluate_swap([source], target, out, options=opts, models=models, gallery=gallery,
                                sample_every=args.sample_every, passthrough=passthrough, keep_frames=False)
             ev["swap"] = {"seconds": swap_s, "frames": report.frames, "frames_swapped": report.frames_swapped,

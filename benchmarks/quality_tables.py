@@ -70,6 +70,24 @@ def write_tables(results: dict, pairs: dict, docs: Path) -> None:
     _replace(docs / "quality.md", "quality-table",
              "\n".join(q) + "\n\nThe defaults against one feature turned off:\n\n" + "\n".join(s))
     _replace(docs / "temporal.md", "temporal-table", "\n".join(t))
+    realism = realism_table(results, pairs)
+    if realism:
+        _replace(docs / "quality.md", "realism-table", realism)
+
+
+def realism_table(results: dict, pairs: dict) -> str:
+    """The realism figures of each clip's default swap (``facegraft.evaluate.realism``), or "" when none."""
+    rows = ["| clip | pair | skin ΔE | shading | brows | lips | irises | seam | seam gradient | ghost | grain (dB) |"
+            " frames |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, variants in results.items():
+        r = (variants.get("default") or {}).get("realism")
+        if not r:
+            continue
+        src, tgt, _, _ = pairs[name]
+        rows.append(f"| {Path(tgt).name} | {_label(src)} | {_f(r['skin_de'])} | {_f(r['shading'])} |"
+                    f" {_f(r['brows'])} | {_f(r['lips'])} | {_f(r['irises'])} | {_f(r['seam'])} |"
+                    f" {_f(r['seam_gradient'])} | {_f(r['ghost'])} | {_f(r['grain'], 1)} | {r['frames']} |")
+    return "\n".join(rows) if len(rows) > 2 else ""
 
 
 def _replace(path: Path, name: str, body: str) -> None:

@@ -17,7 +17,7 @@ from .errors import FacegraftError, MediaError, NoFaceError, OptionsError
 from .options import SwapOptions
 from .types import Face, Identity, SourceFace
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Face",

@@ -17,15 +17,21 @@ from .errors import OptionsError
 
 SelectMode = Literal["auto", "all", "identity", "reference", "map"]
 BlendMode = Literal["feather", "multiband", "poisson"]
-ColourMode = Literal["lab", "histogram", "none"]
+ColourMode = Literal["lab", "relight", "histogram", "none"]
 Codec = Literal["h264", "h265", "vp9"]
 Executor = Literal["local", "process", "ray"]
 MirrorMode = Literal["auto", "on", "off"]
+OcclusionMode = Literal["auto", "hands", "off"]
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
-def _opt(default: Any, help: str, *, label: str = "", group: str = "render", lo: float | None = None,
+#: The option groups, in display order, with their ``--help`` titles: who to replace, how the new
+#: face looks, the output file, and speed and resource limits.
+GROUPS = {"select": "who to replace", "look": "look", "output": "output", "speed": "speed and limits"}
+
+
+def _opt(default: Any, help: str, *, label: str = "", group: str = "look", lo: float | None = None,
          hi: float | None = None, choices: tuple[Any, ...] | None = None, ui: bool = True,
          cli: bool = True) -> Any:
     """A dataclass field with its schema in ``metadata``."""
@@ -46,75 +52,73 @@ class SwapOptions:
         'h264'
     """
 
-    # --- who gets replaced -------------------------------------------------
+    # --- who to replace ---------------------------------------------------
     select: SelectMode = _opt(
-        "auto", "Which target faces to replace: auto (the only or most present person), all, identity "
-        "(ids from `facegraft faces`), reference (faces matching --reference photos), map (source i -> "
-        "identity ids[i]).", label="Faces to replace", group="select", choices=get_args(SelectMode))
+        "auto", "Who: auto (the most present person), all, identity, reference or map.",
+        label="Faces to replace", group="select", choices=get_args(SelectMode))
     identities: tuple[int, ...] = _opt(
-        (), "Identity ids to replace (with select=identity or map).", label="Identity ids", group="select")
+        (), "Identity ids from `facegraft faces`, for --select identity or map.", label="Identity ids",
+        group="select")
     references: tuple[str, ...] = _opt(
-        (), "Reference photos of the person(s) to replace (with select=reference).", group="select", ui=False)
+        (), "Photos of the person to replace, for --select reference.", label="Reference photos",
+        group="select", ui=False)
     match_threshold: float = _opt(
-        0.6, "Embedding distance under which a target face matches a reference photo.",
-        label="Match threshold", group="select", lo=0.2, hi=1.0)
-    # --- rendering ---------------------------------------------------------
+        0.6, "dlib distance under which a face matches a reference photo.", label="Match threshold",
+        group="select", lo=0.2, hi=1.0)
+    # --- look --------------------------------------------------------------
     shape_strength: float = _opt(
-        0.8, "How far the inner face (eyes, nose, mouth proportions) moves toward the source's shape; "
-        "0 keeps the target's shape.", label="Identity shape strength", lo=0.0, hi=1.0)
+        0.8, "Share of the source's face proportions to take (0: keep the target's).",
+        label="Identity shape strength", lo=0.0, hi=1.0)
     pose_check: bool = _opt(
-        True, "Render a few test frames of each replaced person, read the head pose back with the face mesh, and "
-        "hold back the mouth's vertical move if the new proportions make the head look nodded (a smiling "
-        "source photo can).", label="Check head pose")
-    keep_eyes: bool = _opt(False, "Keep the target's eyes (iris and gaze) instead of the source's.",
-                           label="Eyes from target")
+        True, "Test-render each person; hold back the mouth move if it tilts the head.",
+        label="Check head pose")
+    keep_eyes: bool = _opt(False, "Keep the target's eyes (iris and gaze).", label="Eyes from target")
     mirror_turned: MirrorMode = _opt(
-        "auto", "Fill the far half of a turned source photo (head turned over 8 degrees) from its mirror image "
-        "instead of its squeezed far side: on, off, or auto (render test frames both ways and keep the one "
-        "whose dlib embedding is nearer the source photo's; it helps some people and costs others likeness).",
+        "auto", "Use a turned photo's mirror image for its far side (auto: test both).",
         label="Mirror turned photos", choices=get_args(MirrorMode))
     detail_match: float = _opt(
-        1.0, "How far the new face's fine texture (pores, wrinkles, photo sharpness) is softened toward the "
-        "video's own level; edges such as eyes and brows stay sharp. Cuts the frame-to-frame 'boiling' of a "
-        "sharp photo on a soft video (with the lab colour transfer); 0 keeps the photo's detail.",
+        1.0, "Soften the photo's fine texture to the video's sharpness (0: keep it).",
         label="Match video sharpness", lo=0.0, hi=1.0)
-    colour: ColourMode = _opt("lab", "Colour transfer to the target's lighting.", label="Colour transfer",
-                              choices=get_args(ColourMode))
-    blend: BlendMode = _opt("feather", "Blending of the new face into the frame: feather (default: with the "
-                            "colour stage's shading match its seam measured as low as multi-band's, 25 % faster), "
-                            "multiband (Laplacian pyramid) or poisson (seamless clone).", label="Blend mode",
+    colour: ColourMode = _opt(
+        "relight", "How the new face takes the shot's light and skin tone.",
+        label="Colour transfer", choices=get_args(ColourMode))
+    blend: BlendMode = _opt("feather", "How the new face is blended into the frame.", label="Blend mode",
                             choices=get_args(BlendMode))
-    mask_erode: float = _opt(0.02, "Mask erosion as a fraction of the face size.", label="Mask erosion",
+    mask_erode: float = _opt(0.02, "Mask erosion, as a fraction of the face size.", label="Mask erosion",
                              lo=0.0, hi=0.3)
-    mask_blur: float = _opt(0.06, "Mask feather width as a fraction of the face size.", label="Mask feather",
+    mask_blur: float = _opt(0.06, "Mask feather width, as a fraction of the face size.", label="Mask feather",
                             lo=0.0, hi=0.5)
-    # --- time --------------------------------------------------------------
-    smoothing: float = _opt(0.5, "Temporal smoothing strength of landmarks, colour and mask; 0 turns it off.",
-                            label="Temporal smoothing", group="time", lo=0.0, hi=1.0)
-    max_gap: int = _opt(12, "Frames a lost face is bridged from its track before it stops being swapped.",
-                        label="Gap bridging (frames)", group="time", lo=0, hi=120)
+    occlusion: OcclusionMode = _opt(
+        "auto", "Keep what covers the face in front of it (auto: hands, objects, hair).", label="Occlusion",
+        choices=get_args(OcclusionMode))
+    smoothing: float = _opt(0.5, "Temporal smoothing of landmarks, colour and mask (0: off).",
+                            label="Temporal smoothing", lo=0.0, hi=1.0)
+    max_gap: int = _opt(12, "Frames a lost face is bridged from its track.", label="Gap bridging (frames)",
+                        lo=0, hi=120)
     # --- output ------------------------------------------------------------
-    codec: Codec = _opt("h264", "Video codec of the output.", label="Codec", group="output",
+    codec: Codec = _opt("h264", "Video codec of the output (vp9 writes WebM).", label="Codec", group="output",
                         choices=get_args(Codec))
-    crf: int = _opt(18, "Constant rate factor: lower is better quality and bigger files.", label="Quality (CRF)",
+    crf: int = _opt(18, "Constant rate factor: lower is better quality, bigger files.", label="Quality (CRF)",
                     group="output", lo=0, hi=63)
-    preset: str = _opt("veryfast", "Encoder speed preset (x264/x265).", label="Preset", group="output",
-                       choices=PRESETS)
-    fps: float | None = _opt(None, "Force a constant output frame rate; default keeps every input timestamp.",
+    preset: str = _opt("veryfast", "Encoder speed preset, ultrafast to veryslow.", label="Preset",
+                       group="output", choices=PRESETS)
+    fps: float | None = _opt(None, "Constant output frame rate (default: keep every input timestamp).",
                              label="Fixed fps", group="output", lo=1.0, hi=240.0, ui=False)
-    overwrite: bool = _opt(False, "Replace an existing output file.", group="output", ui=False)
-    max_side: int = _opt(0, "Refuse inputs whose longer side exceeds this many pixels (0: no limit).",
-                         group="limits", lo=0, hi=16384, ui=False)
+    overwrite: bool = _opt(False, "Replace an existing output file.", label="Overwrite", group="output",
+                           ui=False)
+    # --- speed and limits --------------------------------------------------
+    executor: Executor = _opt("local", "Where segments run: local, process (a pool) or ray.", label="Executor",
+                              group="speed", choices=get_args(Executor), ui=False)
+    workers: int = _opt(1, "Parallel workers for --executor process or ray.", label="Workers", group="speed",
+                        lo=1, hi=256, ui=False)
+    ray_address: str | None = _opt(None, "Ray cluster address (default: start Ray locally).",
+                                   label="Ray address", group="speed", ui=False)
+    max_side: int = _opt(8192, "Refuse inputs longer than this many pixels on a side (0: no limit).",
+                         label="Largest side", group="speed", lo=0, hi=65535, ui=False)
+    max_megapixels: float = _opt(40.0, "Refuse frames over this many megapixels (0: no limit).",
+                                 label="Largest frame", group="speed", lo=0.0, hi=4000.0, ui=False)
     max_duration: float = _opt(0.0, "Refuse inputs longer than this many seconds (0: no limit).",
-                               group="limits", lo=0.0, hi=86400.0, ui=False)
-    # --- scale -------------------------------------------------------------
-    executor: Executor = _opt("local", "Where segments run: local (one process), process (a pool of "
-                              "--workers), ray (a Ray cluster).", group="scale", choices=get_args(Executor),
-                              ui=False)
-    workers: int = _opt(1, "Parallel workers for executor=process or ray.", group="scale", lo=1, hi=256,
-                        ui=False)
-    ray_address: str | None = _opt(None, "Ray cluster address (default: start Ray locally).", group="scale",
-                                   ui=False)
+                               label="Longest duration", group="speed", lo=0.0, hi=86400.0, ui=False)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -36,6 +36,7 @@ from .types import SourceFace
 
 if TYPE_CHECKING:
     from .analysis.analyse import VideoAnalysis
+    from .media.limits import FrameLimits
 
 SourceLike = str | Path | np.ndarray
 
@@ -109,6 +110,7 @@ def load_sources(sources: Sequence[SourceLike], options: SwapOptions, models: ob
 
     if not sources:
         raise FacegraftError("no source photo given")
+    check_photo_sizes(sources, options)
     if options.select == "map":
         if len(sources) != len(options.identities):
             raise FacegraftError(f"select=map needs one identity id per source photo "
@@ -128,15 +130,47 @@ def _reference_embeddings(options: SwapOptions, models: object) -> list[np.ndarr
     return refs
 
 
+def check_photo_sizes(sources: Sequence[SourceLike], options: SwapOptions) -> None:
+    """Refuse a source or reference photo over the frame limits from its header (before any model loads).
+
+    A photo is decoded once, so only a bomb matters: its limits are never tighter than a square of the
+    default side (8192 px, 67 megapixels), so a server that caps targets at 2160 px still takes a phone's
+    4000 px portrait, and a 50-megapixel photo is a source by default; both can be raised.
+    """
+    from .media.images import check_image_size
+    from .media.limits import DEFAULT_MAX_SIDE, FrameLimits
+
+    side = max(options.max_side, DEFAULT_MAX_SIDE) if options.max_side else 0
+    megapixels = max(options.max_megapixels, DEFAULT_MAX_SIDE ** 2 / 1e6) if options.max_megapixels else 0.0
+    limits = FrameLimits(max_side=side, max_megapixels=megapixels)
+    for source in (*sources, *options.references):
+        if isinstance(source, str | Path):
+            check_image_size(source, limits)
+
+
+def frame_limits(options: SwapOptions) -> FrameLimits:
+    """The options' frame-size limits, checked from each input's header before decoding."""
+    from .media.limits import FrameLimits
+
+    return FrameLimits(max_side=options.max_side, max_megapixels=options.max_megapixels)
+
+
 def _check_limits(info: object, options: SwapOptions) -> None:
-    side = max(info.width, info.height)  # type: ignore[attr-defined]
-    if options.max_side and side > options.max_side:
-        raise MediaError(f"resolution {info.width}x{info.height} exceeds the limit of {options.max_side} px",  # type: ignore[attr-defined]
-                         info.path)  # type: ignore[attr-defined]
     duration = getattr(info, "duration", 0.0) or 0.0
     if options.max_duration and duration > options.max_duration:
         raise MediaError(f"duration {duration:.2f} s exceeds the limit of {options.max_duration:g} s",
                          info.path)  # type: ignore[attr-defined]
+
+
+def _check_output_type(output: Path, kind: str) -> None:
+    """Refuse an output name of the wrong kind before any work (an animated GIF target is a video)."""
+    from .media.images import _WRITE_FORMATS
+    from .media.writer import _CONTAINERS
+
+    suffixes = _CONTAINERS if kind == "video" else _WRITE_FORMATS
+    if output.suffix.lower() not in suffixes:
+        raise MediaError(f"the target is {'a video' if kind == 'video' else 'an image'}, so the output must be "
+                         f"one too: use {', '.join(suffixes)}", output)
 
 
 def swap_video(sources: Sequence[SourceLike], target: str | Path, output: str | Path,
@@ -169,9 +203,11 @@ def swap_video(sources: Sequence[SourceLike], target: str | Path, output: str | 
     options = options or SwapOptions()
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
-    info = probe(target)
+    info = probe(target, limits=frame_limits(options))
     _check_limits(info, options)
     output = Path(output)
+    _check_output_type(output, info.kind)
+    check_photo_sizes(sources, options)
     if output.exists() and not options.overwrite:
         raise MediaError("output exists; pass --overwrite to replace it", output)
     own = models is None
@@ -282,6 +318,7 @@ def _swap_still(source_faces: list[SourceFace], target: str | Path | np.ndarray,
     from .analysis.selection import select_identities
     from .media import read_image, write_image
     from .mirrorcheck import prepare_sources
+    from .render.occlusion import Occlusion
     from .render.renderer import FaceRenderer
     from .render.shape import shape_still
     from .temporal import TrackSettings
@@ -308,13 +345,20 @@ def _swap_still(source_faces: list[SourceFace], target: str | Path | np.ndarray,
 
         check = PoseCheck(models, renderer, still)
     swapped = 0
-    for face in analysis.frames[0] if analysis.frames else []:
+    # A still has no track to learn the face's look from: only the hand model speaks here.
+    occlusion = None if options.occlusion == "off" else Occlusion(renderer.topology, mode="hands")
+    for n, face in enumerate(analysis.frames[0] if analysis.frames else []):
         if face.identity_id not in selection.mapping:
             continue
         src = prepared[selection.mapping[face.identity_id]]
         rise = 1.0 if check is None else check.check_still(image, face, src).mouth_rise
         lm = shape_still(face.landmarks, src.shape, renderer.topology, options.shape_strength, rise)
-        swapped += int(renderer.render(image, lm, src, base=face.landmarks))
+        layer = renderer.prepare(image, lm, src, base=face.landmarks)
+        keep = None if occlusion is None or layer is None else occlusion.keep(
+            image, n, face.landmarks, layer.region, src.shape)
+        swapped += int(layer is not None and renderer.finish(image, layer, occlusion=keep))
+    if occlusion is not None:
+        occlusion.close()
     warnings = list(selection.warnings)
     if not swapped:
         warnings.append("no face to replace was found in the target; the output equals the input")

@@ -4,8 +4,9 @@ Upload a photo and a 2-second clip, get told off for a too-long clip, pick the
 face in the gallery, preview a frame, render, download, and check the
 downloaded video: same frame count as the upload, and a face that dlib finds
 closer to the source photo than to the person originally in the clip. A
-second test presses Swap on the preloaded example and then cancels a render
-of the example clip. Screenshots of each step go to docs/screenshots/.
+second test presses Swap on the preloaded example clip and sees the result
+play, swaps the still example one click away, and cancels a render of the
+example clip. Screenshots of each step go to docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -187,6 +188,30 @@ def test_example_in_one_click_then_cancel_a_render(page: Any, server: tuple[str,
     from facegraft.render.renderer import FaceRenderer
 
     url, app = server
+    page.goto(url)
+    expect(page.locator("#found")).to_contain_text("Found 1 person in astronaut_zoom.mp4", timeout=90_000)
+    expect(page.locator("#chosen")).to_contain_text("Person 0")
+    page.locator("#swap").click()  # the preloaded example clip: one button gives a video that plays
+    expect(page.locator("#download")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    expect(page.locator("#status")).to_contain_text(f"of {CLIP_FRAMES} frames swapped")
+    video = page.locator("#result-video video")
+    expect(video).to_be_visible()
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function("() => document.querySelector('#result-video video').currentTime > 0.2",
+                           timeout=30_000)
+    duration = video.evaluate("v => v.duration")
+    assert abs(duration - CLIP_FRAMES / 25) < 0.1, f"the result plays {duration} s, not the example's 2 s"
+    video.evaluate("v => { v.pause(); v.currentTime = 1.0; }")
+    page.wait_for_timeout(500)
+    _shot(page, "07-example-result")
+
+    page.get_by_role("button", name="Example: photo").click()  # the still example, one click away
+    expect(page.locator("#found")).to_contain_text("Found 1 person in astronaut.png", timeout=90_000)
+    page.locator("#swap").click()
+    expect(page.locator("#result-image img")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    expect(page.locator("#status")).to_contain_text("1 of 1 frame swapped")
+    _shot(page, "08-example-photo")
+
     # The 50-frame example renders in ~2 s, shorter than a click's round trip under load: slow each
     # face down (the server runs in this process) so the cancel surely lands mid-render.
     # (`prepare` is the per-face step every render goes through, stills and videos alike.)
@@ -197,18 +222,10 @@ def test_example_in_one_click_then_cancel_a_render(page: Any, server: tuple[str,
         return prepare(self, *args, **kwargs)
 
     monkeypatch.setattr(FaceRenderer, "prepare", slow_prepare)
-    page.goto(url)
-    expect(page.locator("#chosen")).to_contain_text("Person 0")
-    page.locator("#swap").click()  # the preloaded example: one button gives a result
-    expect(page.locator("#result-image img")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
-    expect(page.locator("#status")).to_contain_text("1 of 1 frame swapped")
-    expect(page.locator("#download")).to_be_visible()
-    _shot(page, "07-example-result")
-
     page.get_by_role("button", name="Example: video").click()
     expect(page.locator("#found")).to_contain_text("Found 1 person in astronaut_zoom.mp4", timeout=90_000)
     page.locator("#swap").click()
-    # Cancel as soon as frames are being rendered (the 50-frame example renders in ~2 s here).
+    # Cancel as soon as frames are being rendered.
     expect(page.get_by_text(re.compile(r"render: \d+/50")).first).to_be_visible(timeout=90_000)
     page.locator("#cancel").click()
     expect(page.locator("#status")).to_contain_text("Cancelled", timeout=60_000)

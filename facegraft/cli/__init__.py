@@ -14,13 +14,14 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import FacegraftError
+from .common import Parser
 from .nativelog import quiet_native_logs
 
-SUBCOMMANDS = ("swap", "faces", "eval", "bench", "web")
+SUBCOMMANDS = ("swap", "faces", "eval", "bench", "web", "live")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="facegraft",
         description="Replace a face in a video or image with a face from one or more photos.")
     parser.add_argument("--version", action="version", version=f"facegraft {__version__}")

@@ -12,7 +12,7 @@ from .common import add_option_flags, options_from_args
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "eval", help="Measure a swap: identity, pose, expression, flicker, fidelity, container.",
+        "eval", help="Measure a swap: identity, pose, expression, flicker, fidelity, realism, container.",
         description="Evaluate a swap output against the target video it came from. Prints JSON.")
     p.add_argument("--source", action="append", required=True, metavar="PHOTO",
                    help="Source photo the swap used (repeat for several photos of one person).")
@@ -27,6 +27,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="Photos of other people for ID retrieval (default: ../shared/data/images when "
                         "present); 'none' skips retrieval.")
     p.add_argument("--frames", action="store_true", help="Include per-frame records in the printed JSON.")
+    p.add_argument("--occluder-mask", metavar="VIDEO",
+                   help="Grayscale video of an occluder's ground-truth mask (255 on it, frame for frame with the "
+                        "target): adds the 'occlusion' section (docs/occlusion.md).")
+    p.add_argument("--realism-frames", type=int, default=16, metavar="N",
+                   help="Frames sampled for the 'realism' section (skin tone, shading, feature colour, seam, "
+                        "ghosts, grain; docs/eval.md); 0 leaves it out. (default: 16)")
     add_option_flags(p, groups=("select", "output"))
     p.set_defaults(run=run)
 
@@ -42,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         None if args.gallery == "none" else Path(args.gallery))
     gallery = build_gallery(gallery_dir, models, exclude=args.source) if gallery_dir else None
     result = evaluate_swap(args.source, args.target, args.output, options=options, models=models,
-                           gallery=gallery, sample_every=args.sample_every)
+                           gallery=gallery, sample_every=args.sample_every, occluder_mask=args.occluder_mask,
+                           realism_frames=max(0, args.realism_frames))
     result["inputs"]["gallery"] = str(gallery_dir) if gallery_dir else None
     if args.json:
         write_json(args.json, result)

@@ -8,20 +8,20 @@ import sys
 import threading
 from typing import Any
 
-from .common import add_option_flags, options_from_args
+from .common import HelpFormatter, add_option_flags, options_from_args
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("swap", help="replace faces in a video or image",
+    p = sub.add_parser("swap", help="replace faces in a video or image", formatter_class=HelpFormatter,
                        description="Replace faces in a video or image with the face from one or more photos. "
                                    "Every input timestamp and the audio are kept.")
-    p.add_argument("-s", "--source", action="append", required=True, metavar="PHOTO",
-                   help="photo of the source person (repeat for several photos of the same person, or one per "
-                        "person with --select map)")
-    p.add_argument("-t", "--target", required=True, metavar="VIDEO_OR_IMAGE", help="video or image to change")
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="output file (.mp4, .webm, .png, .jpg)")
-    p.add_argument("--report", metavar="JSON", help="also write the swap report as JSON")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    files = p.add_argument_group("files")
+    files.add_argument("-s", "--source", action="append", required=True, metavar="PHOTO",
+                       help="Photo of the new face (repeat: more photos, or one per person with --select map).")
+    files.add_argument("-t", "--target", required=True, metavar="VIDEO", help="Video or image to change.")
+    files.add_argument("-o", "--output", required=True, metavar="FILE", help="Output file: .mp4, .webm, .png, .jpg.")
+    files.add_argument("--report", metavar="JSON", help="Also write the swap report as JSON.")
+    files.add_argument("-q", "--quiet", action="store_true", help="No progress bar.")
     add_option_flags(p)
     p.set_defaults(run=run)
 

@@ -27,6 +27,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--root", type=Path, default=None,
                         help="folder in which the app makes its own temporary folder, removed at exit "
                              "(default: the system's temporary folder)")
+    parser.add_argument("--log-uploads", action="store_true",
+                        help="log the names of visitors' files and the messages about them (default: off; "
+                             "an unexpected failure is then logged without its message)")
     parser.add_argument("--no-example", dest="example", action="store_false",
                         help="start with empty inputs instead of the built-in example")
     parser.set_defaults(run=run)
@@ -37,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = WebConfig(host=args.host, port=args.port, concurrency=args.concurrency,
                        max_upload_mb=args.max_upload_mb, max_duration=args.max_duration,
-                       max_side=args.max_side, example=args.example, root=args.root)
+                       max_side=args.max_side, example=args.example, root=args.root,
+                       log_uploads=args.log_uploads)
     from ..web.app import serve
 
     # A service manager (or a Space) stops the server with SIGTERM: turn it into the same

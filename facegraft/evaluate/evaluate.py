@@ -102,7 +102,8 @@ def evaluate_swap(sources: Sequence[str | Path | np.ndarray], target: str | Path
                   options: SwapOptions | None = None, models: Any = None,
                   gallery: Sequence[ident.GalleryEntry] | None = None, sample_every: int = 5,
                   passthrough: str | Path | None = None, progress: ProgressFn | None = None,
-                  keep_frames: bool = True) -> dict[str, Any]:
+                  keep_frames: bool = True, occluder_mask: str | Path | None = None,
+                  realism_frames: int = 16) -> dict[str, Any]:
     """Identity, pose, expression, temporal and fidelity metrics of a swap output.
 
     Args:
@@ -118,6 +119,10 @@ def evaluate_swap(sources: Sequence[str | Path | np.ndarray], target: str | Path
             temporary folder when None.
         progress: called with (frames done, total frames).
         keep_frames: include the per-frame records in the result.
+        occluder_mask: a grayscale video of the ground-truth occluder (255 on it, frame for frame
+            with the target); adds the ``occlusion`` section (:mod:`~facegraft.evaluate.occlusion`).
+        realism_frames: frames sampled for the ``realism`` section
+            (:mod:`~facegraft.evaluate.realism`, compared with the target itself); 0 leaves it out.
 
     Returns:
         The result dictionary (schema in ``docs/eval.md``); infinite PSNR is ``math.inf``.
@@ -149,8 +154,24 @@ def evaluate_swap(sources: Sequence[str | Path | np.ndarray], target: str | Path
         records, pixel = _lockstep(passthrough, output, target_faces, source_mean, person_embs, gallery,
                                    models, sample_every, progress)
         timings["lockstep"] = time.perf_counter() - t
+        if occluder_mask is not None:
+            from .occlusion import occlusion_section
+
+            t = time.perf_counter()
+            occlusion = occlusion_section(passthrough, output, occluder_mask, target_faces)
+            timings["occlusion"] = time.perf_counter() - t
+    if realism_frames > 0:
+        from .realism import measure_realism
+
+        t = time.perf_counter()
+        realism = measure_realism(sources, target, output, frames=realism_frames, models=models).as_dict()
+        timings["realism"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     result = _summarise(records, pixel, container, person_embs, gallery, source_mean)
+    if occluder_mask is not None:
+        result["occlusion"] = occlusion
+    if realism_frames > 0:
+        result["realism"] = realism
     result["inputs"] = {
         "sources": [_name(s) for s in sources],
         "target": str(target), "output": str(output), "sample_every": sample_every,

@@ -96,7 +96,28 @@ def eval_markdown(result: dict[str, Any], *, title: str = "Swap evaluation") -> 
              f"{inp.get('sample_every', '?')} frames.", "",
              "| metric | value | good |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in eval_rows(result)]
+    if result.get("realism"):
+        lines += ["", f"Realism ({result['realism'].get('frames', 0)} sampled frames, see docs/eval.md):", "",
+                  "| figure | value | target |", "|---|---|---|"]
+        lines += [f"| {a} | {b} | {c} |" for a, b, c in realism_rows(result["realism"])]
     return "\n".join(lines) + "\n"
+
+
+def realism_rows(realism: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(figure, value, target) rows of the ``realism`` section."""
+    r = realism
+    return [
+        ("skin tone error (ΔE76)", fmt(r.get("skin_de"), 2), "≤ 2.0"),
+        ("shading error (SH fit, RMS L*)", fmt(r.get("shading"), 2), "≤ 2.5"),
+        ("cheek L−R / forehead−chin change (L*)",
+         f"{fmt(r.get('shading_lr'), 2)} / {fmt(r.get('shading_tb'), 2)}", "small"),
+        ("brow / lip / iris colour error (a*b*)",
+         " / ".join(fmt(r.get(k), 2) for k in ("brows", "lips", "irises")), "≤ 3 / ≤ 3 / ≤ 4"),
+        ("seam colour jump (ΔE76) / gradient ridge (L*/px)",
+         f"{fmt(r.get('seam'), 2)} / {fmt(r.get('seam_gradient'), 2)}", "≈ 1 / ≈ 0.1 (a re-encode)"),
+        ("ghost brows (share of the original's)", fmt(r.get("ghost"), 2), "≈ 0"),
+        ("skin grain (dB, output / original)", fmt(r.get("grain"), 2), "≈ 0 (−1 for a re-encode)"),
+    ]
 
 
 def eval_plot(result: dict[str, Any], path: str | Path) -> Path | None:

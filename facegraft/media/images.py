@@ -7,6 +7,8 @@ RGB uint8 HxWx3, upright, so every such case is normalised here, once.
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
@@ -16,6 +18,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from ..errors import MediaError
 from .atomic import SYNTHETIC_COMMENT, AtomicOutput
+from .limits import FrameLimits
 from .probe import MediaInfo, check_readable
 
 #: EXIF orientation -> clockwise degrees to turn the stored picture upright (flips ignored).
@@ -23,20 +26,55 @@ _EXIF_ROTATION = {1: 0, 2: 0, 3: 180, 4: 180, 5: 90, 6: 90, 7: 270, 8: 270}
 _EXIF_ORIENTATION, _EXIF_DESCRIPTION, _EXIF_SOFTWARE = 0x0112, 0x010E, 0x0131
 _WRITE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
 
+# Pillow warns (on stderr, as a second line after ours) about images over ~89 megapixels. Every
+# caller that cares has refused larger images already, from the header (FrameLimits), and Pillow still
+# raises DecompressionBombError over ~179 megapixels, so the warning only ever repeats a decision made.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
-def _open(path: Path) -> Image.Image:
+
+def _open(path: Path, limits: FrameLimits | None = None, *, load: bool = True) -> Image.Image:
+    """Open an image, refusing it from its header if it is too large, then decode it (``load``)."""
     try:
         image = Image.open(path)
-        image.load()
     except UnidentifiedImageError as exc:
         raise MediaError("not a readable image", path) from exc
-    except (OSError, SyntaxError, ValueError) as exc:  # truncated or damaged data
-        raise MediaError(f"damaged image ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
-                         path) from exc
+    except Image.DecompressionBombError as exc:  # Pillow's own ceiling, whatever our limits say
+        raise MediaError(f"refused as a decompression bomb: {_bomb_size(exc)}", path) from exc
+    except (OSError, SyntaxError, ValueError) as exc:  # a damaged header
+        raise MediaError(f"damaged image ({_first_line(exc)})", path) from exc
+    if limits is not None:
+        limits.check(*image.size, path)
+    if load:
+        try:
+            image.load()
+        except (OSError, SyntaxError, ValueError) as exc:  # truncated or damaged data
+            raise MediaError(f"damaged image ({_first_line(exc)})", path) from exc
     return image
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _bomb_size(exc: BaseException) -> str:
+    """"the header declares N pixels, over Pillow's limit of M" from Pillow's message, or its first line."""
+    numbers = re.findall(r"\d+", str(exc))
+    if len(numbers) >= 2:
+        return f"the header declares {int(numbers[0]):,} pixels, over the image decoder's limit of " \
+               f"{int(numbers[1]):,}"
+    return _first_line(exc)
+
+
+def check_image_size(path: str | Path, limits: FrameLimits) -> None:
+    """Refuse an image over ``limits`` from its header alone (nothing is decoded).
+
+    Raises:
+        MediaError: the file is missing, not an image, or too large.
+    """
+    _open(check_readable(path), limits, load=False).close()
+
+
+def read_image(path: str | Path, *, limits: FrameLimits | None = None) -> np.ndarray:
     """Read an image as upright RGB uint8 HxWx3.
 
     The EXIF orientation is applied; greyscale, palette, CMYK and 16-bit
@@ -49,11 +87,15 @@ def read_image(path: str | Path) -> np.ndarray:
         >>> rgb.shape, rgb.dtype  # doctest: +SKIP
         ((1137, 910, 3), dtype('uint8'))
 
+    ``limits`` refuses an image too large from its header, before decoding;
+    without it only Pillow's own decompression-bomb ceiling (~179 megapixels)
+    applies.
+
     Raises:
-        MediaError: the file is missing, empty, not an image, or damaged.
+        MediaError: the file is missing, empty, not an image, damaged, or too large.
     """
     p = check_readable(path)
-    image = ImageOps.exif_transpose(_open(p))
+    image = ImageOps.exif_transpose(_open(p, limits))
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         array = np.asarray(image).astype(np.float64)
         peak = 65535.0 if image.mode.startswith("I;16") else max(1.0, float(array.max()))
@@ -82,10 +124,10 @@ def _text_tags(image: Image.Image) -> dict[str, str]:
     return tags
 
 
-def probe_image(path: str | Path) -> MediaInfo:
-    """:class:`MediaInfo` for a still image (size as displayed, EXIF rotation)."""
+def probe_image(path: str | Path, *, limits: FrameLimits | None = None) -> MediaInfo:
+    """:class:`MediaInfo` for a still image (size as displayed, EXIF rotation); ``limits`` as in :func:`read_image`."""
     p = check_readable(path)
-    image = _open(p)
+    image = _open(p, limits)
     orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
     rotation = _EXIF_ROTATION.get(int(orientation), 0)
     w, h = image.size

@@ -17,6 +17,7 @@ from typing import Literal
 import av
 
 from ..errors import MediaError
+from .limits import FrameLimits
 
 #: Suffixes read as still images (through Pillow) rather than as video.
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
@@ -122,7 +123,7 @@ def video_stream(container: av.container.InputContainer, path: Path) -> av.video
     return vs
 
 
-def probe(path: str | Path) -> MediaInfo:
+def probe(path: str | Path, *, limits: FrameLimits | None = None) -> MediaInfo:
     """Read a media file's size, rotation, timing and audio facts.
 
     Videos are opened with PyAV and the first frame is decoded (to learn the
@@ -136,32 +137,39 @@ def probe(path: str | Path) -> MediaInfo:
         >>> info.width, info.height, info.frame_count, info.has_audio  # doctest: +SKIP
         (1280, 720, 312, True)
 
+    ``limits`` refuses frames too large from the size the header declares,
+    before anything is decoded (a decompression bomb costs nothing).
+
     Raises:
         MediaError: the file is missing, empty, not media, truncated, has no
-            frames or uses a codec that cannot be decoded.
+            frames, uses a codec that cannot be decoded, or its frames exceed ``limits``.
     """
     p = check_readable(path)
     if is_image(p):
         from .images import probe_image
 
-        return probe_image(p)
+        return probe_image(p, limits=limits)
     try:
-        return _probe_video(p)
+        return _probe_video(p, limits)
     except av.error.FFmpegError as exc:  # a damaged file can fail anywhere (seek, index, decode)
         raise MediaError(f"cannot read video: damaged or truncated ({_reason(exc)})", p) from exc
     except UnicodeDecodeError as exc:  # PyAV decodes tags as UTF-8: a damaged header breaks them
         raise MediaError("cannot read video: its metadata is damaged (not valid text)", p) from exc
 
 
-def _probe_video(p: Path) -> MediaInfo:
+def _probe_video(p: Path, limits: FrameLimits | None = None) -> MediaInfo:
     with open_input(p) as container:
         vs = video_stream(container, p)
+        if limits is not None and vs.codec_context.width and vs.codec_context.height:
+            limits.check(vs.codec_context.width, vs.codec_context.height, p)
         check_not_truncated(vs, p)
         frame_count = shown_frames(container, vs) or count_packets(container, vs, p)
         if frame_count <= 0:
             raise MediaError("video has no frames", p)
         container.seek(0)
         first = first_frame(container, vs, p)
+        if limits is not None:  # a header without a size: checked on the first frame
+            limits.check(first.width, first.height, p)
         rotation = clockwise_rotation(first)
         tb = Fraction(vs.time_base) if vs.time_base else Fraction(1, 90000)
         duration = _duration(container, vs, tb, frame_count)

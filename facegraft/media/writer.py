@@ -243,7 +243,9 @@ class VideoWriter:
 
     def _rate(self) -> Fraction:
         fps = self.fps or (self.like.fps if self.like is not None and self.like.fps > 0 else 25.0)
-        return Fraction(fps).limit_denominator(1001)
+        # A few frames spread over days (a hostile or broken file) average under 1/1001 fps,
+        # which limit_denominator rounds to 0: the stream is declared 1 fps, the pts keep the real timing.
+        return max(Fraction(fps).limit_denominator(1001), Fraction(1))
 
     def _container_options(self) -> dict[str, str]:
         if self.output.suffix.lower() in (".mp4", ".m4v", ".mov"):
@@ -300,7 +302,10 @@ class VideoWriter:
                 image, pts = item  # type: ignore[misc]
                 self._encode(self._to_frame(image, pts))
         except av.error.FFmpegError as exc:
-            self._error = MediaError(f"encoding failed ({_reason(exc)})", self.output)
+            hint = ""
+            if isinstance(exc, av.error.PatchWelcomeError) and self.output.suffix.lower() in (".mp4", ".m4v", ".mov"):
+                hint = "; MP4 cannot hold frames this far apart, MKV can (write .mkv)"
+            self._error = MediaError(f"encoding failed ({_reason(exc)}){hint}", self.output)
             self._error.__cause__ = exc
         except BaseException as exc:  # re-raised in the caller's thread
             self._error = exc

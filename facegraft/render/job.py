@@ -21,12 +21,17 @@ import numpy as np
 from ..options import SwapOptions
 from ..planstore import PlanView
 from ..temporal import PlannedFace
+from .occlusion import Occlusion
 from .renderer import FaceRenderer, Layer, TrackState
 from .source import PreparedSource
 
 if TYPE_CHECKING:
     from ..media.probe import MediaInfo
     from ..media.reader import VideoFrame
+
+
+#: One frame's faces ready to finish: the plan, the prepared layer, the occlusion keep-weight.
+Prepared = list[tuple[PlannedFace, Layer | None, np.ndarray | None]]
 
 
 class FrameSink(Protocol):
@@ -92,17 +97,36 @@ def render_range(job: RenderJob, sink: FrameSink, start: int = 0, end: int | Non
     states: dict[int, TrackState] = {}
     result = RangeResult()
     first = max(0, start - warmup)
+    # What covers each face (hands, microphones) is judged in a thread of its own beside the
+    # geometry, one frame at a time in order (it keeps per-track state); numpy and OpenCV release
+    # the GIL, so a frame's preparation costs the longer of the two rather than their sum.
+    occlusion = None if job.options.occlusion == "off" else Occlusion(renderer.topology, mode=job.options.occlusion)
+    occ_pool = ThreadPoolExecutor(1) if occlusion is not None else None
 
-    def prepare(image: np.ndarray, index: int) -> list[tuple[PlannedFace, Layer | None]]:
-        return [(p, renderer.prepare(image, p.landmarks, job.sources[p.source_index], base=p.base))
-                for p in job.plan.get(index, ())]
+    def covers(image: np.ndarray, planned: list[PlannedFace]) -> list[np.ndarray | None]:
+        assert occlusion is not None
+        out: list[np.ndarray | None] = []
+        for p in planned:
+            region = renderer.region(p.landmarks, image.shape)
+            own = p.landmarks if p.base is None else p.base
+            out.append(None if region is None else
+                       occlusion.keep(image, p.track_id, own, region, job.sources[p.source_index].shape))
+        return out
 
-    def finish(frame: VideoFrame, image: np.ndarray, layers: list[tuple[PlannedFace, Layer | None]]) -> None:
+    def prepare(image: np.ndarray, index: int) -> Prepared:
+        planned = list(job.plan.get(index, ()))
+        keeps = None if occ_pool is None or not planned else occ_pool.submit(covers, image, planned)
+        layers = [renderer.prepare(image, p.landmarks, job.sources[p.source_index], base=p.base) for p in planned]
+        found = [None] * len(planned) if keeps is None else keeps.result()
+        return list(zip(planned, layers, found, strict=True))
+
+    def finish(frame: VideoFrame, image: np.ndarray,
+               layers: Prepared) -> None:
         t = time.perf_counter()
         swapped = False
-        for planned, layer in layers:
+        for planned, layer, keep in layers:
             state = states.setdefault(planned.track_id, TrackState())
-            swapped |= layer is not None and renderer.finish(image, layer, state)
+            swapped |= layer is not None and renderer.finish(image, layer, state, occlusion=keep)
         t2 = time.perf_counter()
         result.render_s += t2 - t
         if frame.index < start:
@@ -120,7 +144,7 @@ def render_range(job: RenderJob, sink: FrameSink, start: int = 0, end: int | Non
     # so strictly in order), is blended and handed to the encoder. OpenCV and
     # numpy release the GIL, so the two overlap on two cores.
     with VideoReader(job.target, start=first, end=end, info=job.info) as reader, ThreadPoolExecutor(1) as pool:
-        pending: tuple[VideoFrame, np.ndarray, Future[list[tuple[PlannedFace, Layer | None]]]] | None = None
+        pending: tuple[VideoFrame, np.ndarray, Future[Prepared]] | None = None
         for frame in reader:
             image = frame.image if frame.image.flags.writeable else frame.image.copy()
             t = time.perf_counter()
@@ -131,10 +155,13 @@ def render_range(job: RenderJob, sink: FrameSink, start: int = 0, end: int | Non
             pending = (frame, image, job_next)
         if pending is not None:
             _finish_pending(pending, finish, result)
+    if occlusion is not None and occ_pool is not None:
+        occ_pool.shutdown()
+        occlusion.close()
     return result
 
 
-def _finish_pending(pending: tuple[VideoFrame, np.ndarray, Future[list[tuple[PlannedFace, Layer | None]]]],
+def _finish_pending(pending: tuple[VideoFrame, np.ndarray, Future[Prepared]],
                     finish: Callable[..., None], result: RangeResult) -> None:
     frame, image, future = pending
     t = time.perf_counter()

@@ -17,6 +17,8 @@ import numpy as np
 from ..options import SwapOptions
 from . import colour as col
 from . import detail as dt
+from . import lighting as lt
+from . import relight as rl
 from .blend import BLENDERS, feather
 from .masks import face_mask, mask_holes
 from .source import PreparedSource
@@ -82,6 +84,7 @@ class Layer:
         soft: the lightness of ``full_lab`` smoothed (edges kept), and ``detail`` the energies that
             decide how much of it is mixed in (:mod:`~facegraft.render.detail`; None: no detail matching).
         edge: extra share of ``soft`` toward the mask's edge, at the work resolution (None: none).
+        light: the ``relight`` mode's per-frame inputs (:mod:`~facegraft.render.lighting`).
     """
 
     small: np.ndarray
@@ -100,6 +103,7 @@ class Layer:
     soft: np.ndarray | None = None
     detail: dt.DetailStats | None = None
     edge: np.ndarray | None = None
+    light: rl.RelightInputs | None = None
 
 
 @dataclass
@@ -109,6 +113,7 @@ class TrackState:
     source_stats: col.ColourStats | None = None
     target_stats: col.ColourStats | None = None
     detail: dt.DetailStats | None = None
+    light: lt.Lighting | None = None
 
 
 class FaceRenderer:
@@ -125,14 +130,15 @@ class FaceRenderer:
         self._blend = BLENDERS[self.options.blend]
         # EMA weight of a new frame's colour statistics: smoothing 0 -> 1 (off).
         self._colour_alpha = colour_weight(self.options.smoothing)
-        #: Lighting below this fraction of the face size is taken from the target. At 0.08 (until the
-        #: fourth session) it also copied the target's own small-scale features (make-up contouring);
-        #: 0.15 brought lp_drv_d10 from 87 to 92 % of frames closer to the source at no flicker cost.
+        #: Lighting below this fraction of the face size is taken from the target. At 0.08 it also
+        #: copied the target's own small-scale features (make-up contouring); 0.15 brought lp_drv_d10
+        #: from 87 to 92 % of frames closer to the source at no flicker cost (docs/design.md).
         self.shading_sigma = 0.15
         #: Coarse-grid step for maps, mask and colour statistics (1: all at full resolution).
         self.map_step = MAP_STEP
         #: Build the new face at the source photo's resolution when the target face is larger.
         self.match_source_detail = True
+        self._relight = rl.Relighter(self.topology)
 
     def region(self, landmarks: np.ndarray, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
         """The frame rectangle the face is rendered in (face box + feather margin)."""
@@ -203,15 +209,23 @@ class FaceRenderer:
         self._prepare_colour(layer)
         return layer
 
-    def finish(self, frame: np.ndarray, layer: Layer, state: TrackState | None = None) -> bool:
-        """The stateful part of :meth:`render`: colour (smoothed per track), blend, paint into ``frame``."""
+    def finish(self, frame: np.ndarray, layer: Layer, state: TrackState | None = None, *,
+               occlusion: np.ndarray | None = None) -> bool:
+        """The stateful part of :meth:`render`: colour (smoothed per track), blend, paint into ``frame``.
+
+        ``occlusion`` is a keep-weight over ``layer.region`` (:mod:`~facegraft.render.occlusion`):
+        the blend weight is its per-pixel minimum with it, so what covers the face stays in front.
+        """
         x0, y0, x1, y1 = layer.region
         h, w = y1 - y0, x1 - x0
         target = frame[y0:y1, x0:x1]
-        warped = layer.rgb if layer.lab is None else self._finish_colour(layer, state)
+        if layer.light is not None:
+            warped = rl.finish(self._relight, layer, state, self._colour_alpha, self.options.detail_match)
+        else:
+            warped = layer.rgb if layer.lab is None else self._finish_colour(layer, state)
         if warped.shape[:2] != (h, w):
             warped = cv2.resize(warped, (w, h), interpolation=cv2.INTER_LINEAR)
-        alpha = layer.alpha_full
+        alpha = layer.alpha_full if occlusion is None else np.minimum(layer.alpha_full, occlusion)
         if self.options.blend != "feather":
             # Outside the mesh the overlay is the frame itself, so the pyramid's
             # coarse levels never mix black (or uncorrected texture) into the seam.
@@ -299,7 +313,9 @@ class FaceRenderer:
             # A copy: a pipeline paints the frame while this layer waits to be finished.
             target_g, alpha_full = target.copy(), alpha
         layer = Layer(small, full, alpha, alpha_full, target_g, covered.view(np.uint8) * np.uint8(255))
-        if self.options.colour == "lab":
+        if self.options.colour == "relight" and source.light is not None:
+            layer.light = self._relight.prepare(target_g, small, local, grid, tris, tri_ids, source.light)
+        if self.options.colour in ("lab", "relight"):
             layer.full_lab = cv2.cvtColor(full, cv2.COLOR_RGB2LAB)
             if self.options.detail_match > 0:
                 # Measured here, where the target is at the texture's (work) resolution.
@@ -351,6 +367,8 @@ class FaceRenderer:
         """The per-frame part of the colour transfer, learnt on the coarse grid (sets ``rgb`` or ``lab``)."""
         mode = self.options.colour
         inside = layer.alpha > 0.5
+        if layer.light is not None:
+            return
         if mode == "none" or np.count_nonzero(inside) < 32:
             layer.rgb = cv2.cvtColor(layer.full, cv2.COLOR_RGBA2RGB)
             return
@@ -381,3 +399,4 @@ class FaceRenderer:
             lab = replace(lab, lab=dt.apply(lab.lab, layer.soft, dt.weight(detail, gain, self.options.detail_match),
                                             layer.edge))
         return col.apply_lab(lab, s_stats, t_stats, spread=SPREAD)
+

@@ -20,19 +20,21 @@ from typing import Any
 
 import gradio as gr
 
+from .cache import gradio_cache_dir
 from .config import WebConfig
 from .controls import GROUP_TITLES, build_controls, control_specs
 from .examples import Example, write_example
 from .handlers import Handlers
 from .jobs import JobRoot, ModelPool
+from .live import LiveRoom, build_live_page
 
 log = logging.getLogger(__name__)
 
 TITLE = "facegraft: put a face from photos into a video"
 INTRO = ("Upload one or more photos of a face and a target video or image, pick who to replace in the "
          "face gallery, preview a frame, then **Swap**. Everything runs on this server's CPU; your files "
-         "are private to this browser tab; its folder is deleted when you close it, and the server's "
-         "cached copies within about an hour.")
+         "are private to this browser tab and deleted, with the server's cached copies, when you close "
+         "it.")
 CSS = "#faces .caption-label {font-size: 0.8rem} #status {min-height: 2.5em}"
 
 
@@ -46,6 +48,7 @@ class App:
         models: the face model pool.
         example: the example files, or None.
         config: the settings it was built with.
+        live: the Live page's camera streams (facegraft/web/live.py).
     """
 
     demo: gr.Blocks
@@ -53,6 +56,7 @@ class App:
     models: ModelPool
     example: Example | None
     config: WebConfig
+    live: LiveRoom | None = None
 
     def launch_kwargs(self) -> dict[str, Any]:
         """Arguments of ``demo.launch``: address, limits, and no extra served folder when avoidable.
@@ -76,6 +80,8 @@ class App:
     def close(self) -> None:
         """Stop the server (if launched), release the models, delete every file."""
         self.demo.close()
+        if self.live is not None:
+            self.live.close()
         self.models.close()
         self.jobs.cleanup()
 
@@ -88,7 +94,7 @@ def build_app(config: WebConfig, *, models_factory: Any = None) -> App:
         models_factory: builds one face models object (tests may share one);
             ``facegraft.analysis.models.Models`` by default.
     """
-    jobs = JobRoot(config.root)
+    jobs = JobRoot(config.root, cache_dir=gradio_cache_dir())
     example = write_example(jobs.root / "example") if config.example else None
     models = ModelPool(config.concurrency, models_factory)
     specs = control_specs()
@@ -105,7 +111,7 @@ def build_app(config: WebConfig, *, models_factory: Any = None) -> App:
                     value=[str(example.source)] if example else None, file_count="multiple",
                     file_types=["image"], label="1. Source photos (the face to put in)", elem_id="sources")
                 target = gr.File(
-                    value=str(example.image) if example else None, file_types=["video", "image"],
+                    value=str(example.video or example.image) if example else None, file_types=["video", "image"],
                     label="2. Target video or image", elem_id="target")
                 limits = [f"uploads up to {config.max_upload_mb:g} MB"]
                 if config.max_duration:
@@ -185,8 +191,11 @@ def build_app(config: WebConfig, *, models_factory: Any = None) -> App:
                 example_video.click(lambda: ([str(example.source)], str(example.video)), None,
                                     [sources, target])
         demo.unload(handlers.unload)
+    live = LiveRoom(cache=jobs.cache)
+    with demo.route("Live", "/live"):
+        build_live_page(demo, live, example_source=example.source if example else None, concurrency=limit)
     demo.queue(default_concurrency_limit=limit)
-    return App(demo=demo, jobs=jobs, models=models, example=example, config=config)
+    return App(demo=demo, jobs=jobs, models=models, example=example, config=config, live=live)
 
 
 def serve(config: WebConfig, *, block: bool = True) -> App:

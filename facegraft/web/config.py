@@ -31,6 +31,9 @@ class WebConfig:
         root: folder in which the app makes its own folder for all of its
             files (examples, session folders); the system's temporary folder
             when None.
+        log_uploads: write the names of visitors' files and the messages about
+            them to the server log (off: an unexpected failure is logged with its
+            stack frames but without its message, which may name a file).
     """
 
     host: str = "127.0.0.1"
@@ -41,6 +44,7 @@ class WebConfig:
     max_side: int = 2160
     example: bool = True
     root: Path | None = None
+    log_uploads: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= 64:

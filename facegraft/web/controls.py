@@ -26,7 +26,7 @@ ControlKind = Literal["checkbox", "dropdown", "slider", "number", "textbox"]
 SKIPPED_GROUPS = ("select",)
 
 #: Titles of the option groups on the page, in display order.
-GROUP_TITLES = {"render": "Rendering", "time": "Temporal smoothing", "output": "Output video"}
+GROUP_TITLES = {"look": "Look", "output": "Output video"}
 
 
 @dataclass(frozen=True)

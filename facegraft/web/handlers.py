@@ -14,6 +14,7 @@ import functools
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,7 +55,14 @@ def readable_errors(fn: Callable[..., T]) -> Callable[..., T]:
         except FacegraftError as exc:
             raise gr.Error(exc.line(), print_exception=False) from exc
         except Exception as exc:
-            log.exception("unexpected failure in %s", fn.__name__)
+            config = getattr(args[0], "config", None) if args else None
+            if getattr(config, "log_uploads", False):
+                log.exception("unexpected failure in %s", fn.__name__)
+            else:  # the message may name the visitor's file: the frames say where, not what
+                frames = "".join(f'\n  File "{f.filename}", line {f.lineno}, in {f.name}'
+                                 for f in traceback.extract_tb(exc.__traceback__))
+                log.error("unexpected failure in %s (its message is not logged; --log-uploads logs it)\n"
+                          "Traceback (most recent call last):%s\n%s", fn.__name__, frames, type(exc).__name__)
             raise gr.Error(f"unexpected failure ({type(exc).__name__}: {exc}); the server log has the "
                            "details", print_exception=False) from exc
 
@@ -147,6 +155,24 @@ class Handlers:
     def _session(self, request: gr.Request | None) -> Session:
         return self.jobs.session(getattr(request, "session_hash", None))
 
+    # Gradio caches every upload and a copy of everything a handler returns (facegraft/web/cache.py):
+    # the uploads a handler receives are recorded, and what it returns is put in the cache here, so
+    # that all of them are deleted when the session ends.
+    def _keep(self, session: Session, *files: Any) -> None:
+        if self.jobs.cache is not None:
+            self.jobs.cache.hold(session.id, [p for f in files for p in _paths(f)])
+
+    def _image(self, session: Session, image: np.ndarray | None) -> Any:
+        if image is None or self.jobs.cache is None:
+            return image
+        return self.jobs.cache.publish_image(session.id, image)
+
+    def _file(self, session: Session, path: Path) -> str:
+        return str(path) if self.jobs.cache is None else self.jobs.cache.publish_file(session.id, path)
+
+    def _gallery(self, session: Session, items: list[tuple[np.ndarray, str]]) -> list[tuple[Any, str]]:
+        return [(self._image(session, thumb), caption) for thumb, caption in items]
+
     # --- target analysis and the face gallery -------------------------------
     @readable_errors
     def analyse(self, target: Any, sources: Any, request: gr.Request, progress: gr.Progress = gr.Progress()  # noqa: B008 (Gradio finds it by default)
@@ -154,20 +180,24 @@ class Handlers:
         """Find the people in a new target: gallery, default choice, frame slider, first frame."""
         from ..analysis.analyse import analyse_faces
         from ..media import probe
+        from ..media.limits import FrameLimits
 
         session = self._session(request)
         session.target, session.analysis = None, None
+        self._keep(session, target, sources)
         paths = _paths(target)
         if not paths:
             return self._empty_target()
         path = paths[0]
         try:
-            info = probe(path)
+            info = probe(path, limits=FrameLimits())  # a decompression bomb is refused from its header
             check_target(info, max_duration=self.config.max_duration, max_side=self.config.max_side,
                          name=upload_name(path))
         except FacegraftError as exc:
             # Refused uploads are expected: say why in the page and in a toast, and clear the
             # target's outputs rather than marking them all as failed.
+            if self.config.log_uploads:
+                log.info("refused upload: %s", exc.line())
             gr.Warning(exc.line(), title="This file cannot be used")
             return self._empty_target(f"⚠ {exc.line()}")
         progress(0, desc="finding faces")
@@ -185,14 +215,15 @@ class Handlers:
                  "Click a face to pick or un-pick it.") if ids else \
             f"No face found in {upload_name(path)}: there is nobody to replace."
         return (
-            gr.Gallery(value=gallery_items(analysis.identities, info.frame_count, assignments)),
+            gr.Gallery(value=self._gallery(session, gallery_items(analysis.identities, info.frame_count,
+                                                                  assignments))),
             assignments,
             ids[0] if ids else None,
             self._replace_dropdown(ids[0] if ids else None, assignments, names),
             describe(assignments, names),
             gr.Slider(minimum=0, maximum=max(1, info.frame_count - 1), value=frame,
                       visible=info.frame_count > 1, interactive=True),
-            self._frame(path, frame),
+            self._image(session, self._frame(path, frame)),
             None,
             found,
         )
@@ -254,9 +285,11 @@ class Handlers:
 
     def _selection_outputs(self, session: Session, assignments: dict[int, str], person: int | None,
                            sources: Any) -> tuple[Any, ...]:
+        self._keep(session, sources)
         names = [upload_name(p) for p in _paths(sources)]
         analysis = session.analysis
         items = gallery_items(analysis.identities, analysis.info.frame_count, assignments) if analysis else []
+        items = self._gallery(session, items)
         return (gr.Gallery(value=items), assignments, person,
                 self._replace_dropdown(person, assignments, names), describe(assignments, names))
 
@@ -277,7 +310,7 @@ class Handlers:
         session = self._session(request)
         if session.target is None:
             return None
-        return self._frame(session.target, int(index or 0))
+        return self._image(session, self._frame(session.target, int(index or 0)))
 
     @readable_errors
     def preview(self, data: dict[Any, Any], request: gr.Request) -> tuple[Any, Any]:
@@ -288,6 +321,7 @@ class Handlers:
         if session.analysis is None or session.target is None:
             raise FacegraftError("upload a target first")
         data = self._unpack(data)
+        self._keep(session, data["sources"])
         index = int(data["frame"] or 0)
         plan = plan_swap(data["assignments"] or {}, _paths(data["sources"]),
                          [i.id for i in session.analysis.identities])
@@ -303,7 +337,7 @@ class Handlers:
                     out = composite_preview(out, swapped, boxes)
         if out is frame:
             gr.Info(f"none of the chosen people is in frame {index}; move the slider")
-        return frame, out
+        return self._image(session, frame), self._image(session, out)
 
     # --- render --------------------------------------------------------------
     @readable_errors
@@ -318,6 +352,7 @@ class Handlers:
             raise FacegraftError("upload a target first")
         target = session.target
         data = self._unpack(data)
+        self._keep(session, data["sources"])
         plan = plan_swap(data["assignments"] or {}, _paths(data["sources"]),
                          [i.id for i in session.analysis.identities])
         options = options_from_values(self.specs, data["values"], select=plan.select,
@@ -355,9 +390,10 @@ class Handlers:
             status += f"\n\n⚠ {warning}"
         if not image and options.codec != "h264":
             status += f"\n\nBrowsers may not play {options.codec}; use Download."
-        return (gr.Video(value=str(report.output) if not image else None, visible=not image),
-                gr.Image(value=str(report.output) if image else None, visible=image),
-                gr.DownloadButton(value=str(report.output), visible=True), status)
+        result = self._file(session, report.output)
+        return (gr.Video(value=result if not image else None, visible=not image),
+                gr.Image(value=result if image else None, visible=image),
+                gr.DownloadButton(value=result, visible=True), status)
 
     @staticmethod
     def _no_result(status: str) -> tuple[Any, ...]:

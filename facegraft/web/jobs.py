@@ -5,7 +5,9 @@ Every visitor's files live in their own folder under one app root, named by
 session id Gradio gives each browser tab, so one visitor never sees another's
 uploads or results. A job's folder is removed when it fails or is cancelled,
 when the same session starts the next job, or when the session closes (the
-tab is closed or reloaded); the whole root goes when the server stops.
+tab is closed or reloaded); the whole root goes when the server stops. With a
+:class:`~facegraft.web.cache.SessionCache`, Gradio's cached copies of the
+session's uploads and results go with it.
 
 Models hold native mediapipe graphs that must not be used by two threads at
 once, so concurrent jobs each borrow one from a :class:`ModelPool`.
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FacegraftError
+from .cache import SessionCache
 
 
 @dataclass
@@ -82,12 +85,16 @@ class JobRoot:
         parent: folder in which the app root is made (the system's temporary
             folder when None). The root is always a new folder of its own, so
             :meth:`cleanup` removes only what the app wrote.
+        cache_dir: Gradio's cache folder, whose copies of a session's files are
+            deleted with the session (see :mod:`facegraft.web.cache`); None leaves
+            them to Gradio.
     """
 
-    def __init__(self, parent: Path | None = None) -> None:
+    def __init__(self, parent: Path | None = None, *, cache_dir: Path | None = None) -> None:
         if parent is not None:
             parent.mkdir(parents=True, exist_ok=True)
         self.root = Path(tempfile.mkdtemp(prefix="facegraft-web-", dir=parent)).resolve()
+        self.cache = SessionCache(cache_dir, keep=self.root / "example") if cache_dir is not None else None
         self.sessions_dir = self.root / "sessions"
         self.sessions_dir.mkdir(exist_ok=True)
         self._sessions: dict[str, Session] = {}
@@ -111,6 +118,8 @@ class JobRoot:
         if found is not None:
             found.cancel.set()
             shutil.rmtree(found.dir, ignore_errors=True)
+        if self.cache is not None and session_id:
+            self.cache.release(session_id)
 
     @property
     def open_sessions(self) -> int:
@@ -127,6 +136,8 @@ class JobRoot:
         """Stop every job and remove the whole root (server shutdown)."""
         for session_id in list(self._sessions):
             self.close(session_id)
+        if self.cache is not None:
+            self.cache.release_all()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
