@@ -313,7 +313,7 @@ class FaceRenderer:
             # A copy: a pipeline paints the frame while this layer waits to be finished.
             target_g, alpha_full = target.copy(), alpha
         layer = Layer(small, full, alpha, alpha_full, target_g, covered.view(np.uint8) * np.uint8(255))
-        if self.options.colour == "relight" and source.light is not None:
+        if self.options.colour == "relight" and source.light is not None and face_w >= rl.MIN_FACE_PX:
             layer.light = self._relight.prepare(target_g, small, local, grid, tris, tri_ids, source.light)
         if self.options.colour in ("lab", "relight"):
             layer.full_lab = cv2.cvtColor(full, cv2.COLOR_RGB2LAB)

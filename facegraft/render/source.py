@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from ..types import SourceFace
+from .lighting import SourceLight, source_light
 from .topology import MeshTopology, mesh_topology, orient_triangles, signed_area
 
 #: A photo whose head is turned further than this (degrees of yaw, see
@@ -36,6 +37,9 @@ from .topology import MeshTopology, mesh_topology, orient_triangles, signed_area
 MIRROR_MIN_YAW = 8.0
 #: ... provided the mirror image sees that half (mean frontality) this much better than every photo does.
 MIRROR_GAIN = 1.1
+#: Above the brows, a pixel connected to hair is hair too when it is this far off the cheeks' skin:
+#: chroma (squared robust spreads), darker (spreads of L*) or rougher (times the skin's texture).
+FRINGE_CHROMA, FRINGE_DARKER, FRINGE_ROUGH = 6.0, 1.2, 1.6
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class PreparedSource:
         triangles: (T, 3) mesh triangles, wound front-facing positive.
         embedding: identity vector of the source (mean over photos) or None.
         name: label for messages.
+        light: the photos' fitted light and skin albedo (the ``relight`` colour mode).
     """
 
     levels: tuple[tuple[TextureLevel, ...], ...]
@@ -67,6 +72,7 @@ class PreparedSource:
     triangles: np.ndarray
     embedding: np.ndarray | None
     name: str
+    light: SourceLight | None = None
     _cache: dict[tuple[int, float, float], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False,
                                                                             compare=False)
 
@@ -126,6 +132,35 @@ def _hull(mask: np.ndarray, pts: np.ndarray, value: int) -> None:
     cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pts[:, :2]).astype(np.int32)), value)
 
 
+#: Upper row of each eyebrow in the mesh, outer end to inner end (right brow, then left brow).
+BROW_TOP = ((70, 63, 105, 66, 107), (300, 293, 334, 296, 336))
+#: Upper and lower brow mesh points facing each other across the brow (its height).
+BROW_PAIRS = ((63, 53), (105, 52), (66, 65), (293, 283), (334, 282), (296, 295))
+
+
+def _above_brows(shape: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
+    """The forehead side of the brows' upper edge, out to the crop's sides (bool)."""
+    h, w = shape
+    line = landmarks[list(BROW_TOP[0]) + list(BROW_TOP[1])[::-1], :2]
+    poly = np.vstack([[0.0, line[0, 1]], line, [w - 1.0, line[-1, 1]], [w - 1.0, 0.0], [0.0, 0.0]])
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def _grown(seed: np.ndarray, allowed: np.ndarray, step: int) -> np.ndarray:
+    """``seed`` grown through ``allowed`` pixels it touches (morphological reconstruction)."""
+    kernel = np.ones((step, step), np.uint8)
+    cur = (seed & allowed).astype(np.uint8)
+    allow = allowed.astype(np.uint8)
+    for _ in range(200):
+        nxt = cv2.dilate(cur, kernel) & allow
+        if np.array_equal(nxt, cur):
+            break
+        cur = nxt
+    return cur.astype(bool)
+
+
 def skin_validity(crop: np.ndarray, landmarks: np.ndarray, topology: MeshTopology) -> np.ndarray:
     """Where a source photo shows the face itself rather than hair, a hand or glasses (uint8, 255 = face).
 
@@ -133,8 +168,17 @@ def skin_validity(crop: np.ndarray, landmarks: np.ndarray, topology: MeshTopolog
     transplanted onto the target. The person's skin colour is learnt from
     the cheeks and nose (below the eyes, where hair rarely falls): robust
     LAB centre and spread; pixels far from it, chroma weighing more than
-    lightness (shadows are still skin), are marked as not-face. Eyes, brows
-    and lips are face by definition.
+    lightness (shadows are still skin), are marked as not-face.
+
+    Above the brows a soft, well-lit fringe passes that test (brown strands
+    are barely darker than skin and smooth once blurred), and pasted onto
+    the target it reads as dirt on the forehead. There the rule is tighter:
+    anything somewhat darker, rougher or off-colour that is *connected* to
+    the hair already found counts as hair too, so a fringe is followed down
+    from the hairline while a shaded forehead (not touching hair) stays
+    face. Face by definition are only the eye openings with their lids and
+    lashes, the thin band of each brow along its mesh points, the nose and
+    the lips; the area near the eyes counts only below the brows' upper edge.
     """
     lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
     h, w = crop.shape[:2]
@@ -160,22 +204,39 @@ def skin_validity(crop: np.ndarray, landmarks: np.ndarray, topology: MeshTopolog
     rough = texture / skin_texture
     # Not face: a colour no skin of this person has, or darker *and* rough (hair; a shadow is smooth).
     bad = (chroma > 12.0) | ((darker > 1.5) & (rough > 1.8)) | (rough > 2.8)
+    # The brows' mesh points run along the middle of the hairs, not their upper edge: lift the line by
+    # about 0.7 of a brow's height, and count the brow band that much thicker.
+    lift = 0.7 * float(np.mean([np.linalg.norm(landmarks[a, :2] - landmarks[b, :2])
+                                for a, b in BROW_PAIRS]))
+    above = _above_brows((h, w), landmarks - np.array([0.0, lift, 0.0], np.float32))
+    loose = above & ((chroma > FRINGE_CHROMA) | (darker > FRINGE_DARKER) | (rough > FRINGE_ROUGH))
+    bad |= _grown(bad & above, loose, max(3, int(0.01 * face_w)) | 1)
     valid = np.where(bad, 0, 255).astype(np.uint8)
-    # Eye sockets (eye + brow), the nose and the lips are face by definition, however dark or rough.
-    for ring in (topology.left_eye + topology.left_brow, topology.right_eye + topology.right_brow,
-                 topology.nose, topology.mouth_outer):
-        _hull(valid, landmarks[list(ring)], 255)
-    # The nose, highlights on its tip included: mesh points within a fifth of the face width of the tip.
-    near_nose = np.linalg.norm(landmarks[:468, :2] - landmarks[4, :2], axis=1) < 0.2 * face_w
-    _hull(valid, landmarks[:468][near_nose], 255)
-    for eye in (topology.left_eye, topology.right_eye):
-        # Lids, lashes, crow's feet and shadows under the eye: the mesh points within ~one eye-width.
+    below = np.where(above, 0, 255).astype(np.uint8)
+    protect = np.zeros((h, w), np.uint8)
+    band = np.zeros((h, w), np.uint8)
+    for eye, brow in ((topology.left_eye, topology.left_brow), (topology.right_eye, topology.right_brow)):
+        # Lids, lashes, crow's feet and shadows under the eye: the mesh points within ~one eye-width,
+        # up to the brow's upper edge; the brow itself is the hull of its own mesh points.
         pts = landmarks[list(eye), :2]
         near = np.linalg.norm(landmarks[:468, :2] - pts.mean(0), axis=1) < 0.9 * np.ptp(pts[:, 0])
-        _hull(valid, landmarks[:468][near], 255)
+        _hull(protect, landmarks[:468][near], 255)
+        _hull(protect, landmarks[list(eye)], 255)
+        _hull(band, landmarks[list(brow)], 255)
+    protect &= below
+    protect |= cv2.dilate(band, np.ones((2 * int(lift) + 1,) * 2, np.uint8))
+    for ring in (topology.nose, topology.mouth_outer):
+        _hull(protect, landmarks[list(ring)], 255)
+    # The nose, highlights on its tip included: mesh points within a fifth of the face width of the tip.
+    near_nose = np.linalg.norm(landmarks[:468, :2] - landmarks[4, :2], axis=1) < 0.2 * face_w
+    _hull(protect, landmarks[:468][near_nose], 255)
+    valid |= protect
     valid = cv2.morphologyEx(valid, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     sigma = max(1.0, 0.01 * w)
-    return cv2.GaussianBlur(valid, (0, 0), sigma)
+    # A fringe right on top of a brow must not blur the brow itself away: the face-by-definition
+    # parts stay whole, softened only at their own edge.
+    core = cv2.erode(protect, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(sigma / 2) + 1,) * 2))
+    return np.maximum(cv2.GaussianBlur(valid, (0, 0), sigma), cv2.GaussianBlur(core, (0, 0), sigma / 3))
 
 
 def photo_yaw(landmarks: np.ndarray, topology: MeshTopology) -> float:
@@ -268,5 +329,6 @@ def prepare_textures(source: SourceFace, topology: MeshTopology | None = None, *
         levels.append(view)
         scores.append(np.where(far, view_score, -np.inf))
     owner = np.argmax(np.stack(scores), axis=0).astype(np.int32)
+    light = source_light([(lv[0].image, lv[0].landmarks, lv[0].face_width) for lv in levels], owner, tris, topo)
     return PreparedSource(tuple(levels), owner, source.faces[best_photo].landmarks.astype(np.float32), tris,
-                          source.embedding, source.name)
+                          source.embedding, source.name, light)
