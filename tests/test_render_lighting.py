@@ -177,3 +177,22 @@ def test_dark_warm_photo_on_a_pale_shot_keeps_brow_hue_and_takes_the_skin_tone(p
     assert results["relight"][0] < 4.0, results  # skin colour (CIE ΔE76) of cheeks and forehead
     assert results["relight"][1] < 3.0, results
     assert results["relight"][1] < results["lab"][1], results
+
+
+def test_small_faces_take_the_lab_transfer(photo):
+    """Under MIN_FACE_PX the renderer falls back to ``lab`` (relighting cost a crowd's small faces likeness)."""
+    from facegraft.render.relight import MIN_FACE_PX
+
+    img, face = photo
+    renderer = FaceRenderer(SwapOptions(colour="relight", smoothing=0.0))
+    renderer.match_source_detail = False  # keep each target face at its own size
+    prepared = prepare_textures(SourceFace((img,), (face,), None, "src"), renderer.topology)
+    face_w = float(np.ptp(face.landmarks[:, 0]))
+    for width, relit in ((1.5 * MIN_FACE_PX, True), (0.6 * MIN_FACE_PX, False)):
+        k = width / face_w
+        small = cv2.resize(img, (round(img.shape[1] * k), round(img.shape[0] * k)), interpolation=cv2.INTER_AREA)
+        lm = face.landmarks * np.array([k, k, k])
+        layer = renderer.prepare(small, lm, prepared, base=lm)
+        assert layer is not None
+        assert (layer.light is not None) is relit, (width, layer.light is not None)
+        assert (layer.lab is None) is relit
