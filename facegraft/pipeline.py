@@ -110,7 +110,6 @@ def load_sources(sources: Sequence[SourceLike], options: SwapOptions, models: ob
 
     if not sources:
         raise FacegraftError("no source photo given")
-    check_photo_sizes(sources, options)
     if options.select == "map":
         if len(sources) != len(options.identities):
             raise FacegraftError(f"select=map needs one identity id per source photo "
@@ -377,6 +376,7 @@ def swap_image(sources: Sequence[SourceLike], target: str | Path | np.ndarray, o
     from .analysis.models import Models
 
     options = options or SwapOptions()
+    check_photo_sizes(sources, options)
     own = models is None
     models = models or Models()
     try:
