@@ -8,8 +8,10 @@ the repository.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import mediagen as gen
@@ -63,16 +65,21 @@ def sliding_out_clip(src: Path, dest: Path, *, frames: int = 16) -> Path:
     return dest
 
 
-def faststart_copy(src: Path, dest: Path) -> Path:
-    """A stream copy of ``src`` with the index (moov) at the front, as phones and web uploads have it."""
-    with av.open(str(src)) as inp, av.open(str(dest), "w", options={"movflags": "+faststart"}) as out:
-        vin = inp.streams.video[0]
-        vout = out.add_stream_from_template(vin)
-        for packet in inp.demux(vin):
+def _remux(src: Path, dest: Path, pick: Callable[[Any], Any], **out_kwargs: Any) -> Path:
+    """A packet copy of one stream of ``src`` (chosen by ``pick`` from the container) into ``dest``."""
+    with av.open(str(src)) as inp, av.open(str(dest), "w", **out_kwargs) as out:
+        sin = pick(inp)
+        sout = out.add_stream_from_template(sin)
+        for packet in inp.demux(sin):
             if packet.size:
-                packet.stream = vout
+                packet.stream = sout
                 out.mux(packet)
     return dest
+
+
+def faststart_copy(src: Path, dest: Path) -> Path:
+    """A stream copy of ``src`` with the index (moov) at the front, as phones and web uploads have it."""
+    return _remux(src, dest, lambda c: c.streams.video[0], options={"movflags": "+faststart"})
 
 
 def truncated(src: Path, dest: Path, fraction: float = 0.5) -> Path:
@@ -412,13 +419,7 @@ def data_only(dest: Path) -> Path:
     dest.write_text("1\n00:00:00,000 --> 00:00:01,000\nhello\n\n2\n00:00:01,000 --> 00:00:02,000\nworld\n")
     srt = dest.with_suffix(".srt")
     dest.rename(srt)
-    with av.open(str(srt)) as inp, av.open(str(dest), "w", format="matroska") as out:
-        sin = inp.streams.subtitles[0]
-        sout = out.add_stream_from_template(sin)
-        for packet in inp.demux(sin):
-            if packet.size:
-                packet.stream = sout
-                out.mux(packet)
+    _remux(srt, dest, lambda c: c.streams.subtitles[0], format="matroska")
     srt.unlink()
     return dest
 
